@@ -4,3 +4,49 @@ from ._version import __version__
 from .api import GenerationRequest, SeedanceClient, SeedanceError, Task, ValidationError
 
 __all__ = ["GenerationRequest", "SeedanceClient", "SeedanceError", "Task", "ValidationError", "__version__"]
+
+# Names loaded on first use, so `import seedance_widgets` stays cheap: {name: module}.
+_LAZY: dict[str, str] = dict.fromkeys(
+    (
+        "generate",
+        "attach",
+        "jobs",
+        "default_manager",
+        "Job",
+        "JobSnapshot",
+        "JobState",
+        "JobManager",
+        "DryRun",
+        "BudgetExceededError",
+    ),
+    "seedance_widgets.jobs",
+)
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seedance_widgets' has no attribute {name!r}")
+    import importlib
+
+    value = importlib.import_module(module)
+    if module.rsplit(".", 1)[-1] != name:
+        value = getattr(value, name)
+    # else: the name is the subpackage itself (`seedance_widgets.jobs`, which is also callable).
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(shell: object) -> None:
+    """``%load_ext seedance_widgets``: register ``%seedance`` / ``%%seedance`` (imported only now)."""
+    from .magic import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: object) -> None:
+    """``%unload_ext seedance_widgets``: remove the magics (running jobs carry on)."""
+    from .magic import unload_ipython_extension as unload
+
+    unload(shell)

@@ -8,6 +8,8 @@ words only, and the request headers are never attached.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 
@@ -31,6 +33,9 @@ class ValidationError(SeedanceError, ValueError):
             shown = shown[:77] + "..."
         text = message or f"{field}={shown} is not allowed: {allowed}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[type[ValidationError], tuple[str, Any, str, str]]:
+        return (type(self), (self.field, self.value, self.allowed, str(self)))
 
 
 class APIError(SeedanceError):
@@ -60,10 +65,22 @@ class APIError(SeedanceError):
         self.retry_after = retry_after
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the parts (the default would feed the rendered text back in as the message).
+        facts = {"status": self.status, "code": self.code, "type": self.type, "retry_after": self.retry_after}
+        return (_rebuild_api_error, (type(self), self.gateway_message, facts))
+
     def _render(self) -> str:
         label = ", ".join(str(p) for p in (f"HTTP {self.status}" if self.status else None, self.type) if p)
         text = f"{self.summary}: {self.gateway_message}" if self.gateway_message else self.summary
-        return f"{text} ({label})" if label else text
+        text = f"{text} ({label})" if label else text
+        if self.retry_after is not None:
+            text += f"; the gateway asks to wait {self.retry_after:.0f} s"
+        return text
+
+
+def _rebuild_api_error(cls: type[APIError], gateway_message: str, facts: dict[str, Any]) -> APIError:
+    return cls(gateway_message, **facts)
 
 
 class BadRequestError(APIError):
@@ -95,7 +112,15 @@ class ServerError(APIError):
 
 
 class TransportError(SeedanceError):
-    """The network failed: could not connect, timed out, or the connection was reset."""
+    """The network failed: could not connect, timed out, or the connection was reset.
+
+    ``nothing_sent`` is True when the failure proves the request never left this
+    machine (the connection could not be opened), so repeating it is always safe.
+    """
+
+    def __init__(self, message: str, *, nothing_sent: bool = False) -> None:
+        self.nothing_sent = nothing_sent
+        super().__init__(message)
 
 
 class TaskMayExistError(TransportError):
@@ -107,11 +132,23 @@ class TaskMayExistError(TransportError):
 
 
 class DownloadError(SeedanceError):
-    """A download arrived but is not a whole, valid MP4 (truncated, wrong type, ...)."""
+    """A download did not give a whole, valid MP4 (truncated, broke off, not an MP4, ...).
+
+    ``retryable`` says whether fetching the same URL again may help (a cut-off
+    transfer) or not (the server sends something that is not a video).
+    """
+
+    retryable_default = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        self.retryable = self.retryable_default if retryable is None else retryable
+        super().__init__(message)
 
 
 class URLExpiredError(DownloadError):
     """The video URL no longer answers (HTTP 404/410): the gateway's copy has expired."""
+
+    retryable_default = False
 
 
 STATUS_TO_ERROR: dict[int, type[APIError]] = {
@@ -137,21 +174,43 @@ def error_from_response(
     if isinstance(body, dict):
         inner = body.get("error")
         if isinstance(inner, dict):
-            message = str(inner.get("message") or "")
-            code = inner.get("code")
-            err_type = inner.get("type")
-            err_type = str(err_type) if err_type is not None else None
+            message = _words(inner.get("message"))
+            code = _code(inner.get("code"))
+            err_type = _words(inner.get("type")) or None
         elif isinstance(inner, str):
             message = inner
-        if not message and body.get("message"):
-            message = str(body["message"])
+        message = message or _words(body.get("message"))
+        code = code if code is not None else _code(body.get("code"))
+        err_type = err_type or _words(body.get("type")) or None
     if not message:
-        message = (fallback_text or "").strip()[:300]
+        message = _plain(fallback_text or "")[:300]
     if status >= 500:
         cls: type[APIError] = ServerError
     else:
         cls = STATUS_TO_ERROR.get(status, APIError)
     return cls(message, status=status, code=code, type=err_type, retry_after=retry_after)
+
+
+def _plain(text: str) -> str:
+    """A body that is not JSON, made readable: an HTML error page reduced to its words."""
+    if "<" in text and ">" in text:
+        text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
+        text = html.unescape(re.sub(r"<[^>]*>", " ", text))
+    return " ".join(text.split())
+
+
+def _words(value: Any) -> str:
+    """A message-like field as text ("" for absent or empty)."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value).strip()
+
+
+def _code(value: Any) -> str | int | None:
+    """The gateway's code when it is a number or a string (the two shapes it uses), else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return value
 
 
 class MissingKeyError(SeedanceError):

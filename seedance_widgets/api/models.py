@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -78,7 +79,8 @@ class ImageRole:
                 "image_with_roles.role",
                 self.role,
                 "first_frame, last_frame or reference_image",
-                "role 'reference' is the Seedance 1.0 name; Seedance 1.5 Pro calls it 'reference_image'",
+                "image_with_roles role 'reference' is the Seedance 1.0 name; Seedance 1.5 Pro calls it "
+                "'reference_image' (allowed roles: first_frame, last_frame, reference_image)",
             )
         if self.role not in ROLES:
             raise ValidationError("image_with_roles.role", self.role, "one of " + ", ".join(ROLES))
@@ -89,17 +91,25 @@ class ImageRole:
 
 
 def _int_field(field: str, value: Any, lo: int, hi: int, allowed: str) -> int:
-    # bool is an int subclass; True as a duration is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        else:
-            raise ValidationError(field, value, allowed)
-    if not lo <= value <= hi:
+    # bool is an int subclass, but True as a duration is a mistake, not 1. Text such as
+    # "5" is refused too: the gateway wants a JSON number, and silently converting text
+    # hides bugs in the caller. Integer-like objects (numpy ints) and whole floats
+    # (5.0 from a JSON parser) are plain numbers and are accepted.
+    number: int
+    if isinstance(value, (bool, str, bytes)):
         raise ValidationError(field, value, allowed)
-    return int(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValidationError(field, value, allowed)
+        number = int(value)
+    else:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise ValidationError(field, value, allowed) from None
+    if not lo <= number <= hi:
+        raise ValidationError(field, value, allowed)
+    return number
 
 
 def _bool_field(field: str, value: Any) -> bool:
@@ -139,7 +149,9 @@ class GenerationRequest:
                 f"prompt is {len(self.prompt)} characters long; at most {MAX_PROMPT_CHARS} are allowed",
             )
         if self.model != MODEL:
-            raise ValidationError("model", self.model, f"'{MODEL}' (this package speaks Seedance 1.5 Pro only)")
+            raise ValidationError(
+                "model", self.model, f"'{MODEL}' (this package speaks Seedance 1.5 Pro only)"
+            )
         set_(
             self,
             "duration",
@@ -169,18 +181,32 @@ class GenerationRequest:
             set_(
                 self,
                 "seed",
-                _int_field("seed", self.seed, MIN_SEED, MAX_SEED, f"an integer from -1 (random) to {MAX_SEED}"),
+                _int_field(
+                    "seed", self.seed, MIN_SEED, MAX_SEED, f"an integer from -1 (random) to {MAX_SEED}"
+                ),
             )
         self._check_images()
 
     def _check_images(self) -> None:
-        urls = self.image_urls
+        urls = self.image_urls if self.image_urls is not None else ()
         if isinstance(urls, str):
             raise ValidationError("image_urls", urls, "a list of 1 to 6 http(s) URLs, not a single string")
-        urls = tuple(urls)
+        try:
+            urls = tuple(urls)
+        except TypeError:
+            raise ValidationError("image_urls", urls, "a list of 1 to 6 http(s) URLs") from None
         object.__setattr__(self, "image_urls", urls)
-        roles_in = self.image_with_roles
+        roles_in = self.image_with_roles if self.image_with_roles is not None else ()
+        if isinstance(roles_in, (str, Mapping)):
+            raise ValidationError(
+                "image_with_roles", roles_in, "a list of {'url': ..., 'role': ...} items, not a single one"
+            )
         roles: list[ImageRole] = []
+        try:
+            roles_in = tuple(roles_in)
+        except TypeError:
+            allowed = "a list of {'url': ..., 'role': ...} items"
+            raise ValidationError("image_with_roles", roles_in, allowed) from None
         for item in roles_in:
             if isinstance(item, ImageRole):
                 roles.append(item)
@@ -213,7 +239,8 @@ class GenerationRequest:
                     "image_with_roles",
                     [r.to_json() for r in roles],
                     f"at most one {single}",
-                    f"image_with_roles has {counts[single]} images with role {single}; at most one is allowed",
+                    f"image_with_roles has {counts[single]} images with role {single}; "
+                    "at most one is allowed",
                 )
         if counts["reference_image"] > MAX_REFERENCE_IMAGES:
             raise ValidationError(
@@ -311,11 +338,40 @@ STATUS_ALIASES = {"submitted": QUEUED, "pending": QUEUED, "processing": IN_PROGR
 def _as_int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return int(number) if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string field, or None for anything else (numbers, objects, "")."""
+    return value if isinstance(value, str) and value else None
+
+
+def _status(value: Any) -> str:
+    """A known status (aliases such as ``submitted`` folded in), else the value verbatim."""
+    if value is None or value == "":
+        return "unknown"
+    text = value if isinstance(value, str) else str(value)
+    key = text.strip().lower()
+    if key in KNOWN_STATUSES:
+        return key
+    # An unknown value is kept exactly as sent, so whoever surfaces it shows the gateway's word.
+    return STATUS_ALIASES.get(key, text)
+
+
+def _task_id(data: Mapping[str, Any]) -> str:
+    for key in ("id", "task_id"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,9 +412,7 @@ class Task:
         # Some gateways wrap the task: {"data": {...task...}}.
         if "status" not in data and isinstance(data.get("data"), Mapping) and "status" in data["data"]:
             data = data["data"]
-        status_raw = data.get("status")
-        status = str(status_raw).strip().lower() if status_raw is not None else "unknown"
-        status = STATUS_ALIASES.get(status, status)
+        status = _status(data.get("status"))
         progress = _as_int(data.get("progress"))
         if progress is None:
             progress = 100 if status == COMPLETED else 0
@@ -368,34 +422,33 @@ class Task:
         if isinstance(result, Mapping):
             items = result.get("data")
             if isinstance(items, list) and items and isinstance(items[0], Mapping):
-                video_url = items[0].get("url") or None
-            if video_url is None and isinstance(result.get("url"), str):
-                video_url = result["url"]
-        if video_url is None and isinstance(data.get("url"), str) and data.get("url"):
-            video_url = data["url"]
+                video_url = _text(items[0].get("url"))
+            video_url = video_url or _text(result.get("url"))
+        video_url = video_url or _text(data.get("url"))
         error = data.get("error")
         error_code = error_message = None
         if isinstance(error, Mapping):
-            error_code = str(error["code"]) if error.get("code") is not None else None
-            error_message = str(error["message"]) if error.get("message") is not None else None
+            code, message = error.get("code"), error.get("message")
+            error_code = str(code) if code is not None and code != "" else None
+            error_message = str(message) if message is not None and message != "" else None
         elif isinstance(error, str) and error:
             error_message = error
         metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
         seed = _as_int(metadata.get("seed")) if metadata else None
         thumb = data.get("thumbnail")
         return cls(
-            id=str(data.get("id") or data.get("task_id") or ""),
+            id=_task_id(data),
             status=status,
             progress=progress,
             created_at=_as_int(data.get("created_at")),
             completed_at=_as_int(data.get("completed_at")),
             expires_at=_as_int(data.get("expires_at")),
             video_url=video_url,
-            thumbnail_url=thumb if isinstance(thumb, str) else None,
+            thumbnail_url=_text(thumb),
             error_code=error_code,
             error_message=error_message,
             seed=seed,
-            model=str(data["model"]) if data.get("model") is not None else None,
+            model=_text(data.get("model")),
             metadata=dict(metadata),
             raw=dict(data),
         )

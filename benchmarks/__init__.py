@@ -1,0 +1,1 @@
+"""Benchmarks for seedance_widgets: ``python -m benchmarks`` prints one table of ratios."""

@@ -1,0 +1,106 @@
+// JobView: one generation job, live. Renders the shared job card from the widget's traits,
+// ticks the clocks locally (no kernel traffic), fetches the MP4 from the kernel as binary
+// buffers and sends {kind: "cancel"} from the cancel button.
+import "./job_view.css";
+import { createJobCard } from "./lib/job_card.js";
+import { MSG_CANCEL } from "./lib/messages.js";
+import { requestVideo } from "./lib/video_channel.js";
+
+/**
+ * The model as anywidget hands it to render().
+ * @typedef {Object} AnyModel
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: unknown) => void} set
+ * @property {(event: string, cb: (...args: any[]) => void) => void} on
+ * @property {(event: string, cb: (...args: any[]) => void) => void} off
+ * @property {(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ * @property {() => void} save_changes
+ */
+
+/** Synced traits the card draws (names = seedance_widgets.widgets.JobView traits). */
+export const CARD_TRAITS = [
+  "state",
+  "status_text",
+  "prompt",
+  "progress",
+  "eta_seconds",
+  "submitted_at",
+  "started_at",
+  "finished_at",
+  "kernel_time",
+  "cost_estimate",
+  "params",
+  "task_id",
+  "error",
+  "error_code",
+  "video",
+  "provenance",
+  "from_cache",
+  "reconnecting",
+];
+
+/**
+ * @param {AnyModel} model
+ * @returns {import("./lib/job_card.js").JobCardData}
+ */
+export function cardData(model) {
+  /** @type {Record<string, unknown>} */
+  const data = {};
+  for (const name of CARD_TRAITS) data[name] = model.get(name);
+  return /** @type {import("./lib/job_card.js").JobCardData} */ (/** @type {unknown} */ (data));
+}
+
+/**
+ * The MP4: from the embedded bytes when the notebook carries them, else from the kernel.
+ * @param {AnyModel} model
+ * @returns {Promise<Blob | string | null>}
+ */
+async function loadVideo(model) {
+  /** @type {DataView | null} */
+  const embedded = model.get("video_bytes");
+  if (embedded && embedded.byteLength > 0) return new Blob([embedded], { type: "video/mp4" });
+  return requestVideo(model);
+}
+
+/**
+ * @param {{ model: AnyModel, el: HTMLElement }} context
+ * @returns {() => void} cleanup
+ */
+function render({ model, el }) {
+  const card = createJobCard({
+    onCancel: () => model.send({ kind: MSG_CANCEL }),
+    loadVideo: () => loadVideo(model),
+  });
+  el.appendChild(card.el);
+
+  // Several traits arrive in one comm message (hold_sync): redraw once per burst, in a
+  // microtask, so no frame is spent on intermediate states and no latency is added.
+  let scheduled = false;
+  function redraw() {
+    scheduled = false;
+    card.update(cardData(model));
+  }
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(redraw);
+  }
+  function onCallbackError() {
+    card.showCallbackError(model.get("callback_error") ?? "");
+  }
+
+  const events = CARD_TRAITS.map((name) => `change:${name}`);
+  for (const event of events) model.on(event, schedule);
+  model.on("change:callback_error", onCallbackError);
+  redraw();
+  onCallbackError();
+
+  return () => {
+    for (const event of events) model.off(event, schedule);
+    model.off("change:callback_error", onCallbackError);
+    card.destroy();
+    card.el.remove();
+  };
+}
+
+export default { render };

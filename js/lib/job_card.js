@@ -1,0 +1,350 @@
+// The job card: status, progress with ETA and elapsed clock, parameter chips, cost estimate,
+// task id, cancel button, video player, download link, details and error. Used by the JobView
+// and by the form's history gallery. It knows nothing about widget models: callers pass plain
+// data (JobCardData) and callbacks, so the gallery can feed it from a list trait.
+import "./job_card.css";
+import { el, replaceChildren, setText, show } from "./dom.js";
+import { formatBytes, formatClock, formatCost, paramChips, shortenPrompt, videoChips } from "./format.js";
+import { isFinal, stateLabel, stateTone } from "./job_state.js";
+
+/**
+ * @typedef {import("./format.js").JobParams} JobParams
+ * @typedef {import("./format.js").VideoFacts} VideoFacts
+ */
+
+/**
+ * What the card shows; the field names are the JobView's trait names.
+ * @typedef {Object} JobCardData
+ * @property {string} state one of seedance_widgets.jobs.JobState
+ * @property {string} [status_text] the kernel's status line ("Generating · 42%")
+ * @property {string} [prompt]
+ * @property {number} [progress] 0-100
+ * @property {number | null} [eta_seconds] seconds to the predicted finish, as of kernel_time
+ * @property {number | null} [submitted_at] unix seconds (kernel clock)
+ * @property {number | null} [started_at] unix seconds (kernel clock)
+ * @property {number | null} [finished_at] unix seconds (kernel clock)
+ * @property {number | null} [kernel_time] kernel clock when these values were sent
+ * @property {number | null} [cost_estimate] USD, an estimate
+ * @property {JobParams} [params]
+ * @property {string} [task_id]
+ * @property {string} [error]
+ * @property {string} [error_code]
+ * @property {VideoFacts | null} [video]
+ * @property {Record<string, unknown>} [provenance]
+ * @property {boolean} [from_cache]
+ * @property {boolean} [reconnecting]
+ */
+
+/**
+ * @typedef {Object} JobCardOptions
+ * @property {() => void} [onCancel] the cancel button was pressed
+ * @property {() => Promise<Blob | string | null>} [loadVideo] fetch the MP4 (a Blob or a URL)
+ * @property {() => number} [now] wall clock in ms (tests pass their own)
+ * @property {boolean} [compact] no details block and a smaller player (gallery cards)
+ */
+
+/**
+ * @typedef {Object} JobCard
+ * @property {HTMLElement} el the card's root (`.seedance-job`)
+ * @property {(data: JobCardData) => void} update redraw from new data
+ * @property {(message: string) => void} showCallbackError show an error raised by a callback
+ * @property {() => void} destroy stop timers, drop listeners, revoke blob URLs
+ */
+
+/**
+ * Build a job card.
+ * @param {JobCardOptions} [options]
+ * @returns {JobCard}
+ */
+export function createJobCard(options = {}) {
+  const now = options.now ?? (() => Date.now());
+
+  const dot = el("span", { className: "seedance-dot", attrs: { "aria-hidden": "true" } });
+  const status = el("span", { className: "seedance-status", attrs: { role: "status" } });
+  const promptText = el("span", { className: "seedance-prompt-text" });
+  const cancel = el("button", {
+    className: "seedance-cancel seedance-button",
+    text: "Stop watching",
+    attrs: { type: "button", title: "Stop watching this task (the gateway has no cancel: it may still be billed)" },
+  });
+  const head = el("div", { className: "seedance-job-head" }, [dot, status, promptText, cancel]);
+
+  const fill = el("div", { className: "seedance-progress-fill" });
+  const bar = el(
+    "div",
+    {
+      className: "seedance-progress",
+      attrs: { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" },
+    },
+    [fill],
+  );
+
+  const eta = el("span", { className: "seedance-eta" });
+  const elapsed = el("span", { className: "seedance-elapsed" });
+  const chips = el("span", { className: "seedance-chips" });
+  const cost = el("span", { className: "seedance-cost seedance-chip", attrs: { title: "list price estimate, not the gateway's bill" } });
+  const taskId = el("span", { className: "seedance-task-id seedance-mono" });
+  const flags = el("span", { className: "seedance-flags" });
+  const meta = el("div", { className: "seedance-meta" }, [eta, elapsed, chips, cost, taskId, flags]);
+
+  const error = el("div", { className: "seedance-error", attrs: { role: "alert" } });
+
+  const video = el("video", {
+    className: "seedance-video",
+    attrs: { controls: "", preload: "metadata", playsinline: "" },
+  });
+  const videoNote = el("div", { className: "seedance-video-note" });
+  const videoFacts = el("div", { className: "seedance-meta seedance-video-facts" });
+  const download = el("a", { className: "seedance-download seedance-button", text: "Download .mp4" });
+  const copyId = el("button", {
+    className: "seedance-copy-id seedance-button",
+    text: "Copy task id",
+    attrs: { type: "button" },
+  });
+  const actions = el("div", { className: "seedance-actions" }, [download, copyId]);
+
+  const detailsBody = el("dl", { className: "seedance-details-list" });
+  const details = el("details", { className: "seedance-details" }, [
+    el("summary", { text: "Details and provenance" }),
+    detailsBody,
+  ]);
+  const callbackError = el("pre", { className: "seedance-callback-error", attrs: { role: "alert" } });
+
+  const root = el("div", { className: `seedance-job${options.compact ? " seedance-job-compact" : ""}` }, [
+    head,
+    bar,
+    meta,
+    error,
+    video,
+    videoNote,
+    videoFacts,
+    actions,
+    details,
+    callbackError,
+  ]);
+
+  /** @type {JobCardData} */
+  let data = { state: "intent" };
+  /** browser clock (s) when `data` arrived: anchors the kernel clock for ticking. */
+  let receivedAt = now() / 1000;
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let ticker = null;
+  /** the video that is (being) loaded, so each file is fetched once */
+  let videoKey = "";
+  /** @type {string | null} */
+  let objectUrl = null;
+  let destroyed = false;
+
+  /** Kernel clock now, estimated from the last sync (tolerates kernel/browser clock skew). */
+  function kernelNow() {
+    const local = now() / 1000;
+    if (typeof data.kernel_time === "number") return data.kernel_time + (local - receivedAt);
+    return local;
+  }
+
+  function drawClocks() {
+    const final = isFinal(data.state);
+    const start = data.started_at ?? data.submitted_at ?? null;
+    if (typeof start === "number") {
+      const end = final && typeof data.finished_at === "number" ? data.finished_at : kernelNow();
+      setText(elapsed, `elapsed ${formatClock(end - start)}`);
+      show(elapsed, !final);
+    } else {
+      show(elapsed, false);
+    }
+    if (!final && typeof data.eta_seconds === "number" && Number.isFinite(data.eta_seconds)) {
+      const sentAt = typeof data.kernel_time === "number" ? data.kernel_time : receivedAt;
+      const left = data.eta_seconds - (kernelNow() - sentAt);
+      setText(eta, left > 0 ? `ETA ≈ ${formatClock(left)}` : "finishing…");
+      show(eta, true);
+    } else {
+      show(eta, false);
+    }
+  }
+
+  function syncTicker() {
+    const wantTicker = !isFinal(data.state) && !destroyed;
+    if (wantTicker && ticker === null) ticker = setInterval(drawClocks, 1000);
+    if (!wantTicker && ticker !== null) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
+  function onCancel() {
+    cancel.disabled = true;
+    setText(cancel, "Stopping…");
+    try {
+      options.onCancel?.();
+    } catch (err) {
+      showCallbackError(String(err));
+    }
+  }
+
+  function onCopy() {
+    const id = data.task_id ?? "";
+    if (!id) return;
+    navigator.clipboard?.writeText(id).then(
+      () => setText(copyId, "Copied"),
+      () => setText(copyId, id),
+    );
+  }
+
+  cancel.addEventListener("click", onCancel);
+  copyId.addEventListener("click", onCopy);
+
+  /** @param {string} message */
+  function showCallbackError(message) {
+    setText(callbackError, message);
+    show(callbackError, message !== "");
+  }
+
+  /** @param {string | null} url */
+  function setVideoUrl(url) {
+    if (objectUrl && objectUrl !== url) URL.revokeObjectURL(objectUrl);
+    objectUrl = url && url.startsWith("blob:") ? url : null;
+    if (url) {
+      video.src = url;
+      download.href = url;
+      download.setAttribute("download", data.video?.file_name ?? "seedance.mp4");
+    } else {
+      video.removeAttribute("src");
+      download.removeAttribute("href");
+    }
+  }
+
+  function maybeLoadVideo() {
+    const facts = data.video;
+    if (data.state !== "done" || !facts || !options.loadVideo) return;
+    const key = facts.sha256 ?? facts.file_name ?? "video";
+    if (key === videoKey) return;
+    videoKey = key;
+    setText(videoNote, "Loading video from the kernel…");
+    show(videoNote, true);
+    options.loadVideo().then(
+      (source) => {
+        if (destroyed || key !== videoKey) return;
+        if (source === null) {
+          setText(videoNote, "The video file is not available in the kernel.");
+          return;
+        }
+        setVideoUrl(typeof source === "string" ? source : URL.createObjectURL(source));
+        show(videoNote, false);
+      },
+      (err) => {
+        if (destroyed || key !== videoKey) return;
+        videoKey = "";
+        setText(videoNote, `Could not load the video: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+
+  function drawDetails() {
+    /** @type {[string, string][]} */
+    const rows = [];
+    const prov = data.provenance ?? {};
+    const facts = data.video ?? {};
+    if (data.task_id) rows.push(["task id", data.task_id]);
+    const seed = prov.seed ?? data.params?.seed;
+    if (seed !== undefined && seed !== null) rows.push(["seed", String(seed)]);
+    if (prov.model) rows.push(["model", String(prov.model)]);
+    if (facts.width && facts.height) rows.push(["size", `${facts.width}×${facts.height}`]);
+    if (facts.duration) rows.push(["duration", `${facts.duration.toFixed(2)} s`]);
+    if (facts.fps) rows.push(["frame rate", `${facts.fps} fps`]);
+    if (facts.size) rows.push(["file size", formatBytes(facts.size)]);
+    if (facts.path ?? facts.file_name) rows.push(["file", String(facts.path ?? facts.file_name)]);
+    if (facts.sha256) rows.push(["sha256", facts.sha256]);
+    if (data.error_code) rows.push(["error code", data.error_code]);
+    for (const key of ["submitted", "started", "finished"]) {
+      const at = /** @type {Record<string, unknown>} */ (data)[`${key}_at`];
+      if (typeof at === "number") rows.push([key, new Date(at * 1000).toLocaleString()]);
+    }
+    if (typeof data.cost_estimate === "number") rows.push(["cost", formatCost(data.cost_estimate)]);
+    rows.push(["from cache", data.from_cache ? "yes (no API call)" : "no"]);
+    if (prov.request) rows.push(["request", JSON.stringify(prov.request)]);
+    if (prov.package_version) rows.push(["seedance_widgets", String(prov.package_version)]);
+    replaceChildren(
+      detailsBody,
+      rows.flatMap(([term, value]) => [
+        el("dt", { text: term }),
+        el("dd", { text: value, className: term === "sha256" || term === "request" ? "seedance-mono" : "" }),
+      ]),
+    );
+  }
+
+  /** @param {JobCardData} next */
+  function update(next) {
+    data = next;
+    receivedAt = now() / 1000;
+    const state = data.state ?? "intent";
+    const final = isFinal(state);
+    const progress = Math.max(0, Math.min(100, Math.round(data.progress ?? 0)));
+
+    root.dataset.state = state;
+    root.dataset.tone = stateTone(state);
+    setText(status, data.status_text || stateLabel(state));
+    setText(promptText, data.prompt ? `“${shortenPrompt(data.prompt)}”` : "");
+    promptText.title = data.prompt ?? "";
+
+    show(cancel, !final);
+    if (final) cancel.disabled = true;
+
+    // The bar stays visible for failures (frozen where it stopped) so it never looks finished;
+    // a job that ended before any progress has no bar worth showing.
+    show(bar, state !== "done" && !(final && progress === 0));
+    bar.setAttribute("aria-valuenow", String(progress));
+    bar.dataset.indeterminate = String(!final && progress === 0);
+    fill.style.width = `${progress}%`;
+
+    replaceChildren(
+      chips,
+      paramChips(data.params ?? {}).map((text) => el("span", { className: "seedance-chip", text })),
+    );
+    setText(cost, formatCost(data.cost_estimate));
+    show(cost, typeof data.cost_estimate === "number");
+    setText(taskId, data.task_id ?? "");
+    show(taskId, Boolean(data.task_id));
+    replaceChildren(flags, [
+      ...(data.from_cache ? [el("span", { className: "seedance-chip seedance-from-cache", text: "from cache" })] : []),
+      ...(data.reconnecting
+        ? [el("span", { className: "seedance-chip seedance-reconnecting", text: "reconnecting…" })]
+        : []),
+    ]);
+
+    setText(error, data.error ?? "");
+    show(error, Boolean(data.error));
+
+    const done = state === "done" && Boolean(data.video);
+    show(video, done);
+    show(videoFacts, done);
+    // While running the card stays compact (task id is in the meta line); actions come at the end.
+    show(actions, done || (final && Boolean(data.task_id)));
+    show(download, done);
+    show(copyId, Boolean(data.task_id));
+    if (done && data.video) {
+      if (data.video.width) video.width = Math.min(640, data.video.width);
+      replaceChildren(videoFacts, [
+        ...videoChips(data.video).map((text) => el("span", { className: "seedance-chip", text })),
+        el("span", { className: "seedance-mono", text: data.video.path ?? data.video.file_name ?? "" }),
+      ]);
+    }
+    if (!done) show(videoNote, false);
+    show(details, !options.compact && final);
+    drawDetails();
+    drawClocks();
+    syncTicker();
+    maybeLoadVideo();
+  }
+
+  function destroy() {
+    destroyed = true;
+    syncTicker();
+    cancel.removeEventListener("click", onCancel);
+    copyId.removeEventListener("click", onCopy);
+    setVideoUrl(null);
+  }
+
+  show(callbackError, false);
+  update(data);
+  return { el: root, update, showCallbackError, destroy };
+}

@@ -1,0 +1,128 @@
+"""Checks on the bytes that go up (images) and come down (MP4 videos), from their content.
+
+A file's name or a server's Content-Type can lie; the first bytes and the MP4 box
+layout cannot, so those are what the client trusts.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import IO
+
+from .errors import ValidationError
+
+#: The gateway's upload limit (contract section 3).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+IMAGE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image/jpeg": ("jpg", "jpeg"),
+    "image/png": ("png",),
+    "image/gif": ("gif",),
+    "image/webp": ("webp",),
+}
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """MIME type of an image from its first bytes (JPEG, PNG, WebP or GIF), else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def upload_name(name: str, mime: str) -> str:
+    """``name`` with the extension that matches the sniffed type (a PNG called x.jpg is sent as x.png)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem = name
+    elif ext.lower() in IMAGE_EXTENSIONS[mime]:
+        return name
+    return f"{stem}.{IMAGE_EXTENSIONS[mime][0]}"
+
+
+def read_image(source: str | os.PathLike[str] | bytes | IO[bytes], filename: str | None) -> tuple[bytes, str]:
+    """The bytes and a file name of an image to upload; size checked before anything is read whole."""
+    limit = "at most 10 MB (the gateway's upload limit)"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = filename or "image"
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValidationError(
+                "image", str(path), "a path to an existing image file", f"no file at {path}"
+            )
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise ValidationError("image", str(path), limit, f"{path.name} is {size} bytes; {limit}")
+        data = path.read_bytes()
+        name = filename or path.name
+    elif hasattr(source, "read"):
+        # One byte past the limit is enough to know it is too big, without reading it all.
+        data = source.read(MAX_UPLOAD_BYTES + 1)
+        if not isinstance(data, bytes):
+            raise ValidationError("image", source, "a file opened in binary mode ('rb')")
+        name = filename or Path(str(getattr(source, "name", "image"))).name
+    else:
+        raise ValidationError("image", source, "a path, bytes or a binary file object")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationError("image", name, limit, f"{name} is larger than 10 MB; {limit}")
+    if not data:
+        raise ValidationError("image", name, "a non-empty image", f"{name} is empty")
+    return data, name
+
+
+def is_mp4(head: bytes) -> bool:
+    """True when ``head`` starts like an ISO-BMFF (MP4) file: a box whose type is ``ftyp``."""
+    return len(head) >= 8 and head[4:8] == b"ftyp"
+
+
+def mp4_problem(path: Path) -> str | None:
+    """Why the file at ``path`` is not a whole MP4, or None when its top-level boxes add up.
+
+    Walks the top-level boxes (size + type headers only): the first must be ``ftyp``,
+    one must be ``moov``, and the last must end exactly at the end of the file. A
+    download cut short fails this even when the server sent no Content-Length.
+    """
+    total = path.stat().st_size
+    seen: list[bytes] = []
+    offset = 0
+    with path.open("rb") as f:
+        while offset < total:
+            f.seek(offset)
+            header = f.read(8)
+            if len(header) < 8:
+                return f"the file ends inside a box header at byte {offset}"
+            size, kind = struct.unpack(">I4s", header)
+            header_len = 8
+            if size == 1:
+                large = f.read(8)
+                if len(large) < 8:
+                    return f"the file ends inside a box header at byte {offset}"
+                (size,) = struct.unpack(">Q", large)
+                header_len = 16
+            elif size == 0:  # "extends to the end of the file"
+                size = total - offset
+            if not seen and kind != b"ftyp":
+                return "it does not start with an 'ftyp' box"
+            if size < header_len:
+                return f"box {kind!r} at byte {offset} has an impossible size {size}"
+            if offset + size > total:
+                return (
+                    f"it is truncated: box {kind.decode('latin-1')!r} at byte {offset} needs {size} bytes "
+                    f"but only {total - offset} arrived"
+                )
+            seen.append(kind)
+            offset += size
+    if not seen:
+        return "the file is empty"
+    if b"moov" not in seen:
+        return "it has no 'moov' box (the index of the video)"
+    return None

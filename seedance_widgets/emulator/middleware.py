@@ -1,0 +1,207 @@
+"""Counting and fault injection around the emulator's routes (a plain ASGI middleware).
+
+Faults that answer instead of the gateway (402/429/500/503) skip the route, so no
+task is made. ``reset`` and ``hang`` run the route first, so a create that is reset
+or left hanging has made its task: exactly the case the client must not re-send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import netfaults
+from .config import KINDS
+from .state import EmulatorState
+
+#: Longest wait for uvicorn to notice a connection we dropped.
+DISCONNECT_WAIT = 5.0
+
+_STATUS_ERRORS: dict[str, tuple[int, str, str]] = {
+    "402": (402, "Insufficient quota: your balance is exhausted", "insufficient_quota"),
+    "429": (429, "Rate limit exceeded, please slow down", "rate_limit_exceeded"),
+    "500": (500, "Internal server error", "internal_error"),
+    "503": (503, "Service temporarily unavailable, please retry later", "service_unavailable"),
+}
+
+
+def error_body(code: int | str, message: str, error_type: str) -> dict[str, Any]:
+    """The gateway's error shape."""
+    return {"error": {"code": code, "message": message, "type": error_type}}
+
+
+def request_kind(method: str, path: str) -> str:
+    """Which counter and fault stream a request belongs to."""
+    if path.startswith("/_emulator/"):
+        return "control"
+    if path == "/v1/videos/generations" and method == "POST":
+        return "create"
+    if path.startswith("/v1/videos/generations/") and method == "GET":
+        return "get"
+    if path == "/v1/uploads/images" and method == "POST":
+        return "upload"
+    if path.startswith("/files/") and method in ("GET", "HEAD"):
+        return "download"
+    return "other"
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+        self.connections = netfaults.ConnectionRegistry()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        kind = request_kind(scope["method"], scope["path"])
+        state.count_request(kind)
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state.count_response(message["status"])
+            await send(message)
+
+        if kind not in KINDS:
+            await self.app(scope, receive, counted)
+            return
+        config = state.config
+        if config.latency > 0:
+            await asyncio.sleep(config.latency)
+        fault = state.faults.draw(kind, config)
+        if fault is not None:
+            state.count_fault(fault)
+        if fault in _STATUS_ERRORS:
+            await self._error_reply(fault, counted)
+        elif fault == "reset":
+            await self._reset(scope, receive, counted)
+        elif fault == "hang":
+            await self._hang(scope, receive, counted, config.hang_seconds)
+        else:
+            rate = config.slow_bytes_per_second if fault == "slow" else None
+            if rate is None and kind == "download":
+                rate = config.download_bytes_per_second
+            out = _throttled(counted, rate) if rate else counted
+            truncation = None
+            if fault == "truncate" and scope["method"] != "HEAD":  # a HEAD reply has no body to cut
+                truncation = _Truncation(out, config.truncate_fraction, self.connections.lookup(scope))
+                out = truncation.send
+            await self.app(scope, receive, out)
+            if truncation is not None and truncation.closed:
+                await _await_disconnect(receive)
+
+    async def _error_reply(self, fault: str, send: Send) -> None:
+        status, message, error_type = _STATUS_ERRORS[fault]
+        body = json.dumps(error_body(status, message, error_type)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status in (429, 503):
+            headers.append((b"retry-after", _seconds(self.state.config.retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _reset(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def swallow(message: Message) -> None:
+            return None
+
+        # The route runs to the end (a create makes its task); its reply is never sent.
+        await self.app(scope, receive, swallow)
+        transport = self.connections.lookup(scope)
+        if transport is not None:
+            netfaults.reset(transport)
+            await _await_disconnect(receive)
+
+    async def _hang(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        # Stop early when the client gives up: uvicorn reports the disconnect through receive().
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_await_disconnect(receive, None), timeout=seconds)
+            return
+        for message in held:
+            await send(message)
+
+
+class _Truncation:
+    """Passes the reply's head, then ``fraction`` of the promised body, then closes the connection."""
+
+    def __init__(self, send: Send, fraction: float, transport: asyncio.Transport | None) -> None:
+        self._send = send
+        self._fraction = fraction
+        self._transport = transport
+        self._left = -1  # bytes still allowed; -1 until a Content-Length is seen
+        self.closed = False
+
+    async def send(self, message: Message) -> None:
+        if self.closed:
+            return  # the rest of the body goes nowhere
+        if message["type"] == "http.response.start":
+            length = dict(message.get("headers", [])).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > 0:
+                self._left = int(int(length) * self._fraction)
+            await self._send(message)
+            return
+        if message["type"] != "http.response.body" or self._left < 0:
+            await self._send(message)
+            return
+        body: bytes = message.get("body", b"")
+        piece = body[: self._left]
+        self._left -= len(piece)
+        if self._left > 0 and message.get("more_body", False):
+            await self._send({"type": "http.response.body", "body": piece, "more_body": True})
+            return
+        # Out of allowance: what Content-Length promised will never all arrive.
+        if piece:
+            await self._send({"type": "http.response.body", "body": piece, "more_body": True})
+        self.closed = True
+        if self._transport is not None:
+            netfaults.close_after_flush(self._transport)
+
+
+def _throttled(send: Send, bytes_per_second: float) -> Send:
+    """Send response bodies in small pieces, paced to ``bytes_per_second``."""
+    piece_size = max(1024, int(bytes_per_second / 20))
+
+    async def throttled(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        if not body:
+            await send(message)
+            return
+        for start in range(0, len(body), piece_size):
+            piece = body[start : start + piece_size]
+            last = start + piece_size >= len(body)
+            await send({"type": "http.response.body", "body": piece, "more_body": more or not last})
+            await asyncio.sleep(len(piece) / bytes_per_second)
+
+    return throttled
+
+
+async def _await_disconnect(receive: Receive, limit: float | None = DISCONNECT_WAIT) -> None:
+    """Wait until uvicorn reports the connection gone (it will not run the next request before)."""
+
+    async def drain() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    if limit is None:
+        await drain()
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(drain(), timeout=limit)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -1,0 +1,100 @@
+"""The front door that works without Jupyter: ``generate``, ``attach``, ``jobs``, ``default_manager``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from seedance_widgets.api import GenerationRequest
+
+from .job import Job
+from .manager import ImageInput, JobManager
+from .state import DryRun
+
+_lock = threading.Lock()
+_default: JobManager | None = None
+
+ImageSource = "str | os.PathLike[str] | bytes"
+
+
+def default_manager() -> JobManager:
+    """The process's shared manager (created on first use, output folder from the environment)."""
+    global _default
+    with _lock:
+        if _default is None or _default._stop.is_set():
+            from .backend import emulator_time_scale, has_key
+
+            _default = JobManager()
+            if not has_key():
+                # The built-in emulator runs faster than the gateway: poll at its pace.
+                _default.time_scale = emulator_time_scale()
+        return _default
+
+
+def set_default_manager(manager: JobManager | None) -> None:
+    """Replace the shared manager (None: make a fresh one on next use). The old one keeps running."""
+    global _default
+    with _lock:
+        _default = manager
+
+
+def _images(first_frame: Any, last_frame: Any, references: Any) -> list[ImageInput]:
+    images: list[ImageInput] = []
+    if first_frame is not None:
+        images.append(("first_frame", first_frame))
+    if last_frame is not None:
+        images.append(("last_frame", last_frame))
+    if references is not None:
+        if isinstance(references, (str, bytes, os.PathLike)):
+            references = [references]
+        images.extend(("reference_image", ref) for ref in references)
+    return images
+
+
+def generate(
+    prompt: str,
+    *,
+    duration: int = 5,
+    aspect_ratio: str = "16:9",
+    resolution: str = "720p",
+    audio: bool = False,
+    seed: int | None = None,
+    camera_fixed: bool = False,
+    first_frame: Any = None,
+    last_frame: Any = None,
+    references: Any = None,
+    rerun: bool = False,
+    dry_run: bool = False,
+    manager: JobManager | None = None,
+) -> Job | DryRun:
+    """Start generating a video and return its :class:`Job` at once (``job.wait()`` gives the file).
+
+    Images (``first_frame``, ``last_frame``, up to 4 ``references``) may each be an http(s)
+    URL, a local path or bytes; local ones are uploaded by the engine. An identical
+    request already generated returns its saved file with no HTTP request; ``rerun=True``
+    pays for a new task; ``dry_run=True`` returns the exact body and a cost estimate only.
+    """
+    request = GenerationRequest(
+        prompt=prompt,
+        duration=duration,
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        audio=audio,
+        seed=seed,
+        camera_fixed=camera_fixed,
+    )
+    chosen = manager or default_manager()
+    return chosen.submit(
+        request, images=_images(first_frame, last_frame, references), rerun=rerun, dry_run=dry_run
+    )
+
+
+def attach(task_id: str, *, manager: JobManager | None = None) -> Job:
+    """Watch an existing task by id (for example one that timed out) and save its video."""
+    return (manager or default_manager()).attach(task_id)
+
+
+def jobs(*, manager: JobManager | None = None) -> list[Job]:
+    """Every job of the shared manager (this session's and the output folder's history)."""
+    return (manager or default_manager()).jobs()

@@ -1,0 +1,69 @@
+"""Which gateway to talk to: the real one when a key is set, else a local emulator.
+
+With ``TOAPIS_API_KEY`` set, the client talks to ``$SEEDANCE_BASE_URL`` or the real
+gateway. Without it, the built-in emulator is started once per process on a free
+loopback port, and a one-time notice (logged, and kept for the front doors to show)
+explains how to use the real service. The key itself is never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from seedance_widgets.api import SeedanceClient
+
+log = logging.getLogger("seedance_widgets.jobs")
+
+_lock = threading.Lock()
+_emulator: Any = None
+_notice: str | None = None
+
+
+def has_key() -> bool:
+    return bool(os.environ.get("TOAPIS_API_KEY", "").strip())
+
+
+def resolve_client() -> SeedanceClient:
+    """A client for the real gateway when ``TOAPIS_API_KEY`` is set, else for the built-in emulator."""
+    if has_key():
+        return SeedanceClient()
+    emulator = _ensure_emulator()
+    return SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
+
+
+def emulator_time_scale() -> float:
+    """The spawned emulator's speed (1.0 when none was spawned or it does not say)."""
+    speed = getattr(_emulator, "speed", None)
+    return float(speed) if isinstance(speed, (int, float)) and speed > 0 else 1.0
+
+
+def _ensure_emulator() -> Any:
+    global _emulator, _notice
+    with _lock:
+        if _emulator is None:
+            from seedance_widgets.emulator.launch import spawn_emulator
+
+            _emulator = spawn_emulator()
+            _notice = (
+                "TOAPIS_API_KEY is not set, so seedance_widgets is using its built-in offline emulator "
+                f"at {_emulator.base_url}: videos are synthetic test clips and nothing is billed. "
+                "To generate with Seedance for real, set the TOAPIS_API_KEY environment variable "
+                "(before starting Jupyter, or os.environ['TOAPIS_API_KEY'] in the kernel), then restart "
+                "the kernel."
+            )
+            log.warning("%s", _notice)
+        return _emulator
+
+
+def backend_notice() -> str | None:
+    """The one-time notice about the emulator fallback, or None when the real gateway is used."""
+    return _notice
+
+
+def describe_backend(client: SeedanceClient) -> str:
+    """A short, key-free description of where a client points."""
+    kind = "emulator" if _emulator is not None and client.base_url == _emulator.base_url else "gateway"
+    return f"{kind} at {client.base_url}"

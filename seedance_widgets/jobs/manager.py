@@ -1,0 +1,1018 @@
+"""``JobManager``: submits, watches and saves every job of one output folder.
+
+Threads: one scheduler thread keeps a heap of (next poll time, job) and polls every
+live job itself; a small pool (``max_workers``, at most 4) runs uploads, creates and
+downloads. All are daemon threads: they never keep the interpreter alive, and an
+``atexit`` hook stops them and closes the ledger between two whole records.
+
+Money safety: a create is only sent after its intent is in the ledger; it is re-sent
+only when the gateway's reply proves no task was made (429, or a connection that
+never opened). A lost reply turns the job into ``may_exist`` and waits for the user.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import dataclasses
+import functools
+import heapq
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seedance_widgets.api import (
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    APIError,
+    GenerationRequest,
+    ImageRole,
+    NotFoundError,
+    RateLimitError,
+    RetryPolicy,
+    SeedanceClient,
+    SeedanceError,
+    ServerError,
+    TaskMayExistError,
+    TransportError,
+    URLExpiredError,
+    request_cost_usd,
+)
+
+from .errors import BudgetExceededError
+from .job import Job
+from .policy import AdaptivePolicy, PollPolicy, PollSample
+from .restore import LedgerJob, fold
+from .state import FINAL_STATES, DryRun, JobSnapshot, JobState
+from .store import LOCAL_IMAGE_PREFIX, Store, canonical_hash, sha256_bytes
+
+log = logging.getLogger("seedance_widgets.jobs")
+
+#: A local image: (role, source) where source is an http(s) URL, a path or bytes.
+ImageInput = tuple[str, "str | os.PathLike[str] | bytes"]
+
+MAX_WORKERS = 4
+# Kinds of pool work, in the order workers take them.
+_STOP, _POLL, _TRANSFER = -1, 0, 1
+DEFAULT_DEADLINE_S = 15 * 60.0
+#: Longest wait after repeated network faults (gateway seconds).
+MAX_RECONNECT_WAIT = 60.0
+DOWNLOAD_ATTEMPTS = 3
+
+CANCEL_MESSAGE = (
+    "cancelled: no longer watched. The gateway has no cancel, so the task may still finish "
+    "and be billed; attach(task_id) watches it again."
+)
+
+_live_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
+
+
+@dataclasses.dataclass
+class _Image:
+    """One image of a request: a URL as given, or local bytes to upload (by content hash)."""
+
+    role: str
+    url: str | None = None
+    data: bytes | None = None
+    sha256: str | None = None
+
+    def stable_url(self) -> str:
+        return self.url if self.sha256 is None else LOCAL_IMAGE_PREFIX + self.sha256
+
+
+@dataclasses.dataclass
+class _Tracked:
+    """The engine's private bookkeeping for one job (never shown to observers)."""
+
+    job: Job
+    images: list[_Image] = dataclasses.field(default_factory=list)
+    samples: list[PollSample] = dataclasses.field(default_factory=list)
+    #: Wall time the task was created (or attached): the policy's and the deadline's clock.
+    created_at: float | None = None
+    #: Bumped to invalidate queued heap entries (cancel, resume).
+    generation: int = 0
+    failures: int = 0
+    download_attempts: int = 0
+    #: Estimated USD reserved against the budget by this job.
+    reserved_usd: float = 0.0
+
+
+class JobManager:
+    """Runs jobs in the background for one output folder.
+
+    ``time_scale`` divides every wait of the poll policy, the reconnect back-off and the
+    deadline: pass the emulator's speed factor so tests and benchmarks see the same
+    policy behaviour as the real gateway, only faster.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike[str] | None = None,
+        client: SeedanceClient | None = None,
+        poll_policy: PollPolicy | None = None,
+        budget_usd: float | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        *,
+        max_workers: int = MAX_WORKERS,
+        max_concurrent_creates: int = 2,
+        time_scale: float = 1.0,
+        resume: bool = True,
+    ) -> None:
+        if not 1 <= max_workers <= MAX_WORKERS:
+            raise ValueError(f"max_workers must be 1 to {MAX_WORKERS}")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.store = Store(output_dir)
+        self.store.ensure()
+        if client is None:
+            from .backend import resolve_client
+
+            client = resolve_client()
+        self.client = client
+        # Creates and polls get one attempt per call: the manager owns their retries, so a
+        # 429 backs off the whole account and a slow retry never stalls the scheduler.
+        self._single_shot = _single_attempt_view(client)
+        self.poll_policy: PollPolicy = poll_policy or AdaptivePolicy()
+        #: Session budget in USD (estimates); None = no limit. Settable at any time.
+        self.budget_usd = budget_usd
+        self.deadline_s = deadline_s
+        self.time_scale = time_scale
+        self.max_workers = max_workers
+
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._tracked: dict[str, _Tracked] = {}
+        self._by_hash: dict[str, Job] = {}
+        self._uploaded: dict[str, str] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = itertools.count()
+        self._backoff_until = 0.0
+        self._rate_limit_streak = 0
+        self._reserved_usd = 0.0
+        self._create_slots = threading.BoundedSemaphore(max_concurrent_creates)
+        # (kind, seq, fn): polls sort before transfers; fn None tells a worker to stop.
+        self._work: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = queue.PriorityQueue()
+        self._deferred: collections.deque[tuple[int, int, Callable[[], None] | None]] = collections.deque()
+        self._active_transfers = 0
+        self._transfer_cap = max(1, max_workers - 1)
+        self._workers: list[threading.Thread] = []
+        self._scheduler = threading.Thread(target=self._schedule_loop, name="seedance-scheduler", daemon=True)
+        self._scheduler.start()
+        _live_managers.add(self)
+        if resume:
+            self._restore()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            jobs = [t.job.snapshot() for t in self._tracked.values()]
+        live = sum(1 for s in jobs if not s.is_final)
+        budget = "no budget" if self.budget_usd is None else f"budget ${self.budget_usd:.2f}"
+        return (
+            f"<JobManager {str(self.store.root)!r}: {len(jobs)} jobs, {live} live, "
+            f"~${self._reserved_usd:.2f} estimated this session, {budget}>"
+        )
+
+    # ---- public API --------------------------------------------------------------------
+    @property
+    def spent_usd(self) -> float:
+        """Estimated USD committed by creates this session (an estimate, not the bill)."""
+        return round(self._reserved_usd, 4)
+
+    def jobs(self) -> list[Job]:
+        """Every job this manager knows, oldest first (including ones read from the ledger)."""
+        with self._lock:
+            return [t.job for t in self._tracked.values()]
+
+    def get(self, local_id: str) -> Job | None:
+        with self._lock:
+            tracked = self._tracked.get(local_id)
+            return tracked.job if tracked else None
+
+    def submit(
+        self,
+        request: GenerationRequest,
+        *,
+        images: Sequence[ImageInput] = (),
+        rerun: bool = False,
+        dry_run: bool = False,
+    ) -> Job | DryRun:
+        """Queue ``request`` (plus local or remote ``images`` with roles) and return at once.
+
+        A finished identical request returns its file with no HTTP request
+        (``from_cache=True``); one in flight returns the same job; ``rerun=True`` always
+        makes a new, paid task. ``dry_run=True`` returns a :class:`DryRun` and calls nothing.
+        """
+        if not isinstance(request, GenerationRequest):
+            raise TypeError("submit() takes a GenerationRequest")
+        prepared = self._prepare_images(request, images)
+        body = request.to_body()
+        if prepared:
+            body.pop("image_urls", None)
+            body["image_with_roles"] = [{"url": i.stable_url(), "role": i.role} for i in prepared]
+        request_hash = canonical_hash(body)
+        estimate = request_cost_usd(request)
+        if dry_run:
+            exact = request.to_body()
+            if prepared:
+                exact.pop("image_urls", None)
+                exact["image_with_roles"] = [
+                    {
+                        "url": self._uploaded.get(i.sha256 or "", i.stable_url()) if i.sha256 else i.url,
+                        "role": i.role,
+                    }
+                    for i in prepared
+                ]
+            return DryRun(body=exact, estimate_usd=estimate, request_hash=request_hash)
+        if self._stop.is_set():
+            raise SeedanceError("this JobManager has been shut down; make a new one")
+        with self._lock:
+            if not rerun:
+                reused = self._reuse(request_hash)
+                if reused is not None:
+                    return reused
+            self._check_budget(estimate)
+            local_id = _new_local_id()
+            snap = JobSnapshot(
+                local_id=local_id,
+                request=request,
+                state=JobState.INTENT,
+                submitted_at=time.time(),
+                cost_estimate=estimate,
+                request_hash=request_hash,
+            )
+            job = Job(snap, self)
+            tracked = _Tracked(job=job, images=prepared, reserved_usd=estimate)
+            self._reserved_usd += estimate
+            self._tracked[local_id] = tracked
+            self._by_hash[request_hash] = job
+        # The intent is durable before any paid call can happen.
+        self.store.ledger.append(
+            "intent",
+            job=local_id,
+            request_hash=request_hash,
+            request=request.to_body(),
+            images=[{"role": i.role, "url": i.url, "sha256": i.sha256} for i in prepared] or None,
+            state=JobState.INTENT,
+            cost_estimate=estimate,
+        )
+        self._run_in_pool(lambda: self._create(tracked))
+        return job
+
+    def attach(
+        self,
+        task_id: str,
+        *,
+        created_at: float | None = None,
+        request: GenerationRequest | None = None,
+    ) -> Job:
+        """Watch an existing task by id (e.g. one that timed out, or from another machine).
+
+        A task this manager knows is resumed. For a new one, ``created_at`` (unix time of
+        its creation, when known) starts the poll policy's clock there, so the first poll
+        follows the policy instead of happening at once; ``request`` labels the job.
+        """
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise ValueError("attach() takes a task id such as 'task_vid_...'")
+        task_id = task_id.strip()
+        with self._lock:
+            for tracked in self._tracked.values():
+                if tracked.job.task_id == task_id:
+                    snap = tracked.job.snapshot()
+                    if snap.state in (JobState.TIMED_OUT, JobState.CANCELLED, JobState.FAILED):
+                        self._resume(tracked)
+                    return tracked.job
+            local_id = _new_local_id()
+            now = time.time()
+            snap = JobSnapshot(
+                local_id=local_id,
+                request=request,
+                task_id=task_id,
+                state=JobState.QUEUED,
+                submitted_at=created_at or now,
+                cost_estimate=request_cost_usd(request) if request is not None else 0.0,
+            )
+            job = Job(snap, self)
+            tracked = _Tracked(job=job, created_at=created_at or now)
+            self._tracked[local_id] = tracked
+        self.store.ledger.append(
+            "attached",
+            job=local_id,
+            task_id=task_id,
+            state=JobState.QUEUED,
+            request=request.to_body() if request is not None else None,
+        )
+        first = 0.0
+        if created_at is not None:
+            first = created_at + self.poll_policy.next_delay([]) / self.time_scale - time.time()
+        self._schedule(tracked, first)
+        return job
+
+    def resubmit(self, job: Job, *, confirm: bool = False) -> Job:
+        """Send a job's request again as a NEW paid task (e.g. after ``may_exist``).
+
+        Needs ``confirm=True``: the first task may exist and be billed too.
+        """
+        snap = job.snapshot()
+        if snap.request is None:
+            raise SeedanceError(f"job {snap.local_id} was attached by task id; its request is unknown")
+        if not confirm:
+            raise SeedanceError(
+                f"job {snap.local_id} is {snap.state}. Sending it again creates a new task that will be "
+                "billed, and the first one may exist too. Call resubmit(job, confirm=True) to do it anyway."
+            )
+        with self._lock:
+            tracked = self._tracked.get(snap.local_id)
+            images = [
+                (i.role, i.url if i.data is None else i.data) for i in (tracked.images if tracked else [])
+            ]
+        request = snap.request.replace(image_with_roles=(), image_urls=()) if images else snap.request
+        new = self.submit(request, images=images, rerun=True)
+        assert isinstance(new, Job)
+        return new
+
+    def cancel(self, job: Job) -> None:
+        """Stop watching ``job`` and record it; the task may still finish and be billed."""
+        with self._lock:
+            tracked = self._tracked.get(job.local_id)
+            if tracked is not None:
+                tracked.generation += 1
+        snap = job.snapshot()
+        if snap.is_final:
+            return
+        if snap.task_id is None and snap.state in (JobState.INTENT, JobState.UPLOADING):
+            message = "cancelled before it was sent: nothing was created or billed"
+            self._release(tracked)
+        else:
+            message = CANCEL_MESSAGE
+        self.store.ledger.append(
+            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=message
+        )
+        job._update(
+            state=JobState.CANCELLED,
+            error=message,
+            error_code="cancelled",
+            finished_at=time.time(),
+            eta_seconds=None,
+            reconnecting=False,
+        )
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the threads (waiting up to ``timeout`` s in total) and close the ledger."""
+        if self._stop.is_set() and not self._scheduler.is_alive():
+            return
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        for _ in self._workers:
+            self._work.put((_STOP, next(self._seq), None))
+        end = time.monotonic() + timeout
+        for thread in [self._scheduler, *self._workers]:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, end - time.monotonic()))
+        # Appends in progress finish first; later ones are refused, so no half record.
+        self.store.ledger.close()
+        _live_managers.discard(self)
+
+    def close(self) -> None:
+        self.shutdown()
+
+    def __enter__(self) -> JobManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # ---- submit helpers ----------------------------------------------------------------
+    def _prepare_images(self, request: GenerationRequest, images: Sequence[ImageInput]) -> list[_Image]:
+        if not images:
+            return []
+        if request.image_urls or request.image_with_roles:
+            raise ValueError("pass images either in the request or as images=..., not both")
+        prepared: list[_Image] = []
+        for role, source in images:
+            ImageRole("https://x.invalid/", role)  # validates the role name
+            if isinstance(source, str) and source.startswith(("http://", "https://")):
+                ImageRole(source, role)
+                prepared.append(_Image(role=role, url=source))
+                continue
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                data = bytes(source)
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise ValueError(f"no image file at {path}")
+                data = path.read_bytes()
+            prepared.append(_Image(role=role, data=data, sha256=sha256_bytes(data)))
+        # Validates counts per role (at most one first/last frame, up to 4 references).
+        GenerationRequest(
+            prompt=request.prompt,
+            image_with_roles=tuple(ImageRole("https://x.invalid/i", i.role) for i in prepared),
+        )
+        return prepared
+
+    def _reuse(self, request_hash: str) -> Job | None:
+        """The job to hand back for an identical request, or None to create a new task."""
+        existing = self._by_hash.get(request_hash)
+        if existing is None:
+            return None
+        snap = existing.snapshot()
+        if not snap.is_final or snap.state in (JobState.MAY_EXIST, JobState.EXPIRED):
+            return existing
+        tracked = self._tracked[snap.local_id]
+        if snap.state == JobState.TIMED_OUT and snap.task_id:
+            self._resume(tracked)
+            return existing
+        if snap.state != JobState.DONE:
+            return None  # failed or cancelled: asking again means trying again
+        if self.store.file_matches(snap.path, snap.sha256):
+            cached = Job(
+                dataclasses.replace(
+                    snap,
+                    local_id=_new_local_id(),
+                    from_cache=True,
+                    cost_estimate=0.0,
+                    polls=0,
+                    at=time.time(),
+                ),
+                self,
+            )
+            self._tracked[cached.local_id] = _Tracked(job=cached)
+            return cached
+        # The file is gone or altered: fetch it again while the gateway's URL lives.
+        if snap.video_url and snap.task_id and (snap.expires_at or 0) > time.time():
+            tracked.download_attempts = 0
+            existing._update(state=JobState.DOWNLOADING, path=None, sha256=None, error=None, finished_at=None)
+            self._run_in_pool(lambda: self._download(tracked))
+            return existing
+        message = (
+            f"the saved video of task {snap.task_id} is missing or altered and the gateway's URL has "
+            "expired; pass rerun=True to make (and pay for) a new task"
+        )
+        expired = Job(
+            dataclasses.replace(
+                snap,
+                local_id=_new_local_id(),
+                state=JobState.EXPIRED,
+                error=message,
+                error_code="url_expired",
+                path=None,
+                cost_estimate=0.0,
+                at=time.time(),
+            ),
+            self,
+        )
+        self._tracked[expired.local_id] = _Tracked(job=expired)
+        return expired
+
+    def _check_budget(self, estimate: float) -> None:
+        if self.budget_usd is None:
+            return
+        after = self._reserved_usd + estimate
+        if after > self.budget_usd + 1e-9:
+            raise BudgetExceededError(
+                f"refused before sending: this request is estimated at ${estimate:.2f} and would bring "
+                f"this session's estimated spend to ${after:.2f}, over the budget of ${self.budget_usd:.2f} "
+                "(estimates from a published list price; the gateway's bill may differ). Raise "
+                "budget_usd to allow it."
+            )
+
+    def _release(self, tracked: _Tracked | None) -> None:
+        """Give back a job's budget reservation (nothing was created)."""
+        if tracked is None:
+            return
+        with self._lock:
+            self._reserved_usd = max(0.0, self._reserved_usd - tracked.reserved_usd)
+            tracked.reserved_usd = 0.0
+
+    # ---- the pool -------------------------------------------------------------------------
+    def _run_in_pool(self, fn: Callable[[], None], kind: int = _TRANSFER) -> None:
+        """Queue work for the pool; polls go first, and transfers never take every worker."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._work.put((kind, next(self._seq), fn))
+            if len(self._workers) < self.max_workers:
+                worker = threading.Thread(
+                    target=self._worker_loop, name=f"seedance-worker-{len(self._workers) + 1}", daemon=True
+                )
+                self._workers.append(worker)
+                worker.start()
+
+    def _worker_loop(self) -> None:
+        while True:
+            item = self._work.get()
+            kind, _, fn = item
+            if fn is None:
+                return
+            if kind == _TRANSFER:
+                with self._lock:
+                    if self._active_transfers >= self._transfer_cap:
+                        # Keep a worker free for polls: this transfer waits for one to end.
+                        self._deferred.append(item)
+                        continue
+                    self._active_transfers += 1
+            try:
+                fn()
+            except Exception:
+                log.exception("a job engine task failed unexpectedly")
+            finally:
+                if kind == _TRANSFER:
+                    with self._lock:
+                        self._active_transfers -= 1
+                        if self._deferred and not self._stop.is_set():
+                            self._work.put(self._deferred.popleft())
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless shutting down; True when it is time to stop."""
+        return self._stop.wait(max(0.0, seconds))
+
+    # ---- create ---------------------------------------------------------------------------
+    def _create(self, tracked: _Tracked) -> None:
+        job = tracked.job
+        local_id = job.local_id
+        if job.snapshot().is_final or self._stop.is_set():
+            return
+        try:
+            roles = self._upload_images(tracked)
+        except SeedanceError as err:
+            self._fail_before_task(tracked, f"image upload failed: {err}", "upload_failed")
+            return
+        if roles is None:
+            return
+        request = job.request
+        assert request is not None
+        if roles:
+            request = request.replace(image_with_roles=tuple(roles))
+        with self._create_slots:
+            while True:
+                if self._sleep(self._backoff_until - time.monotonic()):
+                    return
+                if job.snapshot().is_final:  # cancelled while waiting
+                    return
+                self.store.ledger.append(
+                    "status", job=local_id, state=JobState.SUBMITTING, body=request.to_body()
+                )
+                job._update(state=JobState.SUBMITTING)
+                try:
+                    task = self._single_shot.create(request)
+                except TaskMayExistError as err:
+                    self._may_exist(tracked, str(err))
+                    return
+                except (RateLimitError, TransportError) as err:
+                    # Proof that no task was made: a 429, or a connection that never opened.
+                    retry_after = getattr(err, "retry_after", None)
+                    if isinstance(err, RateLimitError):
+                        self._account_backoff(retry_after)
+                        wait = self._backoff_until - time.monotonic()
+                    else:
+                        tracked.failures += 1
+                        wait = self._reconnect_wait(tracked)
+                    self.store.ledger.append(
+                        "status", job=local_id, state=JobState.INTENT, error_code="retry"
+                    )
+                    job._update(state=JobState.INTENT, reconnecting=isinstance(err, TransportError))
+                    if self._sleep(wait):
+                        return
+                    continue
+                except ServerError as err:
+                    if err.status == 503 and err.retry_after is not None:
+                        self._account_backoff(err.retry_after)
+                        self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
+                        job._update(state=JobState.INTENT)
+                        continue
+                    self._may_exist(
+                        tracked,
+                        f"the gateway answered the create with a server error ({err}); a task may or may "
+                        "not exist and may be billed, so it was not sent again",
+                    )
+                    return
+                except APIError as err:
+                    self._fail_before_task(tracked, str(err), str(err.code or err.type or err.status))
+                    return
+                break
+        self._rate_limit_streak = 0
+        now = time.time()
+        tracked.created_at = now
+        tracked.failures = 0
+        self.store.ledger.append("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
+        if job.snapshot().is_final:
+            # Cancelled while the create was in flight: keep the task id, stop there.
+            job._update(task_id=task.id)
+            return
+        job._update(task_id=task.id, state=JobState.QUEUED, reconnecting=False, gateway_status=task.status)
+        with self._lock:
+            generation = tracked.generation
+        self._schedule(tracked, self.poll_policy.next_delay([]) / self.time_scale, generation)
+
+    def _upload_images(self, tracked: _Tracked) -> list[ImageRole] | None:
+        if not tracked.images:
+            return []
+        job = tracked.job
+        roles: list[ImageRole] = []
+        for image in tracked.images:
+            if image.data is None:
+                assert image.url is not None
+                roles.append(ImageRole(image.url, image.role))
+                continue
+            assert image.sha256 is not None
+            url = self._uploaded.get(image.sha256)
+            if url is None:
+                if job.snapshot().state != JobState.UPLOADING:
+                    self.store.ledger.append("status", job=job.local_id, state=JobState.UPLOADING)
+                    job._update(state=JobState.UPLOADING)
+                path, _ = self.store.save_upload(image.data)
+                url = self.client.upload_image(image.data, filename=path.name)
+                self._uploaded[image.sha256] = url
+                self.store.ledger.append(
+                    "uploaded",
+                    job=job.local_id,
+                    sha256=image.sha256,
+                    url=url,
+                    path=str(path.relative_to(self.store.root)),
+                )
+            image.url = url
+            roles.append(ImageRole(url, image.role))
+            if job.snapshot().is_final or self._stop.is_set():
+                return None
+        return roles
+
+    def _fail_before_task(self, tracked: _Tracked, message: str, code: str) -> None:
+        self._release(tracked)
+        self._finish(tracked, JobState.FAILED, error=message, error_code=code)
+
+    def _may_exist(self, tracked: _Tracked, message: str) -> None:
+        text = (
+            f"{message}. Nothing will be sent again without your word: check the gateway, then "
+            "manager.resubmit(job, confirm=True) to pay for a new task, or attach(task_id) if you find it."
+        )
+        self._finish(tracked, JobState.MAY_EXIST, error=text, error_code="may_exist")
+
+    def _finish(self, tracked: _Tracked, state: str, **fields: Any) -> None:
+        job = tracked.job
+        now = time.time()
+        record = {k: v for k, v in fields.items() if k in ("error", "error_code", "path", "sha256")}
+        event = {
+            JobState.FAILED: "failed",
+            JobState.EXPIRED: "expired",
+            JobState.TIMED_OUT: "timed_out",
+            JobState.MAY_EXIST: "may_exist",
+            JobState.DONE: "downloaded",
+        }.get(state, "status")
+        self.store.ledger.append(
+            event, job=job.local_id, task_id=job.task_id, state=state, finished_at=round(now, 3), **record
+        )
+        job._update(state=state, **{"finished_at": now, "eta_seconds": None, "reconnecting": False, **fields})
+
+    # ---- account back-off -------------------------------------------------------------------
+    def _account_backoff(self, retry_after: float | None) -> None:
+        """After a 429, nobody on this account calls the gateway until the wait is over."""
+        with self._lock:
+            self._rate_limit_streak += 1
+            if retry_after is not None:
+                wait = retry_after  # the gateway's own word, in real seconds
+            else:
+                wait = min(MAX_RECONNECT_WAIT, 2.0 * 2 ** (self._rate_limit_streak - 1)) / self.time_scale
+            self._backoff_until = max(self._backoff_until, time.monotonic() + wait)
+            self._wake.notify_all()
+
+    def _reconnect_wait(self, tracked: _Tracked) -> float:
+        return min(MAX_RECONNECT_WAIT, 1.0 * 2 ** min(tracked.failures - 1, 6)) / self.time_scale
+
+    # ---- scheduler ------------------------------------------------------------------------
+    def _schedule(self, tracked: _Tracked, delay: float, generation: int | None = None) -> None:
+        with self._wake:
+            gen = tracked.generation if generation is None else generation
+            entry = (time.monotonic() + max(0.0, delay), next(self._seq), tracked.job.local_id, gen)
+            heapq.heappush(self._heap, entry)
+            self._wake.notify_all()
+
+    def _schedule_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stop.is_set():
+                    now = time.monotonic()
+                    due = max(self._heap[0][0], self._backoff_until) if self._heap else None
+                    if due is not None and due <= now:
+                        break
+                    self._wake.wait(None if due is None else min(due - now, 5.0))
+                if self._stop.is_set():
+                    return
+                _, _, local_id, generation = heapq.heappop(self._heap)
+                tracked = self._tracked.get(local_id)
+                if tracked is None or tracked.generation != generation:
+                    continue
+            # The GET runs in the pool, so one slow reply never delays the other jobs' polls.
+            self._run_in_pool(functools.partial(self._poll_safely, tracked, generation), _POLL)
+
+    def _poll_safely(self, tracked: _Tracked, generation: int) -> None:
+        try:
+            self._poll(tracked)
+        except Exception:
+            log.exception("polling job %s failed unexpectedly; retrying later", tracked.job.local_id)
+            self._schedule(tracked, 10.0 / self.time_scale, generation)
+
+    def _gateway_elapsed(self, tracked: _Tracked, now: float) -> float:
+        return (now - (tracked.created_at or now)) * self.time_scale
+
+    def _poll(self, tracked: _Tracked) -> None:
+        job = tracked.job
+        snap = job.snapshot()
+        if snap.state not in (JobState.QUEUED, JobState.RUNNING) or snap.task_id is None:
+            return
+        generation = tracked.generation
+        if self._gateway_elapsed(tracked, time.time()) > self.deadline_s:
+            self._timed_out(tracked)
+            return
+        polls = snap.polls + 1
+        try:
+            task = self._single_shot.get(snap.task_id)
+        except RateLimitError as err:
+            self._account_backoff(err.retry_after)
+            job._update(polls=polls)
+            self._schedule(tracked, 0.0, generation)  # the scheduler itself waits out the back-off
+            return
+        except (TransportError, ServerError) as err:
+            tracked.failures += 1
+            job._update(polls=polls, reconnecting=True, error=f"reconnecting: {err}")
+            self._schedule(tracked, self._reconnect_wait(tracked), generation)
+            return
+        except NotFoundError as err:
+            self._finish(
+                tracked,
+                JobState.FAILED,
+                error=f"the gateway does not know task {snap.task_id}: {err}",
+                error_code="task_not_found",
+                polls=polls,
+            )
+            return
+        except APIError as err:
+            self._finish(
+                tracked, JobState.FAILED, error=str(err), error_code=str(err.code or err.status), polls=polls
+            )
+            return
+        self._rate_limit_streak = 0
+        tracked.failures = 0
+        now = time.time()
+        with self._lock:
+            if tracked.generation != generation:
+                return  # cancelled while the GET was in flight
+        tracked.samples.append(PollSample(self._gateway_elapsed(tracked, now), task.progress, task.status))
+        del tracked.samples[:-200]
+        common: dict[str, Any] = {
+            "polls": polls,
+            "reconnecting": False,
+            "gateway_status": task.status,
+            "progress": task.progress,
+        }
+        if task.seed is not None:
+            common["seed"] = task.seed
+        if task.status == COMPLETED:
+            self._completed(tracked, task.video_url, task.expires_at, common)
+            return
+        if task.status == FAILED:
+            message = task.error_message or "the gateway reports the task failed (no reason given)"
+            self._finish(
+                tracked, JobState.FAILED, error=message, error_code=task.error_code or "failed", **common
+            )
+            return
+        state = JobState.QUEUED if task.status == QUEUED and task.progress == 0 else JobState.RUNNING
+        if task.status not in (QUEUED, "in_progress"):
+            log.info("task %s has an unknown status %r; still watching", snap.task_id, task.status)
+        if state != snap.state:
+            self.store.ledger.append(
+                "status", job=job.local_id, task_id=snap.task_id, state=state, progress=task.progress
+            )
+            if state == JobState.RUNNING and snap.started_at is None:
+                common["started_at"] = now
+        eta = self.poll_policy.eta(tracked.samples)
+        common["eta_seconds"] = None if eta is None else eta / self.time_scale
+        job._update(state=state, error=None, **common)
+        delay = self.poll_policy.next_delay(tracked.samples) / self.time_scale
+        remaining = (self.deadline_s - self._gateway_elapsed(tracked, now)) / self.time_scale
+        self._schedule(tracked, max(0.0, min(delay, remaining + 0.01)), generation)
+
+    def _timed_out(self, tracked: _Tracked) -> None:
+        task_id = tracked.job.task_id
+        self._finish(
+            tracked,
+            JobState.TIMED_OUT,
+            error=(
+                f"no result after {self.deadline_s / 60:g} minutes; stopped watching. Task {task_id} may "
+                f"still finish: seedance_widgets.attach({task_id!r}) watches it again."
+            ),
+            error_code="timed_out",
+        )
+
+    def _resume(self, tracked: _Tracked) -> None:
+        """Watch a timed-out, cancelled or failed-download job's task again."""
+        with self._lock:
+            tracked.generation += 1
+            tracked.created_at = time.time()
+            tracked.samples.clear()
+            tracked.failures = 0
+            tracked.download_attempts = 0
+        job = tracked.job
+        self.store.ledger.append("attached", job=job.local_id, task_id=job.task_id, state=JobState.QUEUED)
+        job._update(state=JobState.QUEUED, error=None, error_code=None, finished_at=None)
+        self._schedule(tracked, 0.0)
+
+    # ---- download -------------------------------------------------------------------------
+    def _completed(
+        self, tracked: _Tracked, url: str | None, expires_at: float | None, common: dict[str, Any]
+    ) -> None:
+        job = tracked.job
+        if not url:
+            self._finish(
+                tracked,
+                JobState.FAILED,
+                error="the gateway says completed but gives no video URL",
+                error_code="no_video_url",
+                **common,
+            )
+            return
+        self.store.ledger.append(
+            "status",
+            job=job.local_id,
+            task_id=job.task_id,
+            state=JobState.DOWNLOADING,
+            video_url=url,
+            expires_at=expires_at,
+            seed=common.get("seed"),
+            progress=100,
+        )
+        job._update(
+            state=JobState.DOWNLOADING,
+            video_url=url,
+            expires_at=expires_at,
+            eta_seconds=0.0,
+            error=None,
+            **{**common, "progress": 100},
+        )
+        self._run_in_pool(lambda: self._download(tracked))
+
+    def _download(self, tracked: _Tracked) -> None:
+        job = tracked.job
+        snap = job.snapshot()
+        if snap.state != JobState.DOWNLOADING or snap.video_url is None or self._stop.is_set():
+            return
+        if snap.expires_at is not None and snap.expires_at <= time.time():
+            self._expired(tracked)
+            return
+        incoming = self.store.incoming_path(job.local_id)
+        tracked.download_attempts += 1
+        try:
+            self.client.download(snap.video_url, incoming)
+            path, digest = self.store.keep_video(incoming, snap.prompt)
+        except URLExpiredError:
+            self._expired(tracked)
+            return
+        except (SeedanceError, OSError) as err:
+            if tracked.download_attempts >= DOWNLOAD_ATTEMPTS:
+                self._finish(
+                    tracked,
+                    JobState.FAILED,
+                    error=(
+                        f"could not save the video of task {snap.task_id}: {err}. "
+                        f"attach({snap.task_id!r}) tries again while the URL lives"
+                    ),
+                    error_code="download_failed",
+                )
+                return
+            job._update(reconnecting=True, error=f"download failed, retrying: {err}")
+            tracked.failures += 1
+            if not self._sleep(self._reconnect_wait(tracked)):
+                self._run_in_pool(lambda: self._download(tracked))
+            return
+        if job.snapshot().state != JobState.DOWNLOADING:
+            return  # cancelled meanwhile; the file stays in the store
+        relative = str(path.relative_to(self.store.root))
+        self.store.ledger.append(
+            "downloaded",
+            job=job.local_id,
+            task_id=snap.task_id,
+            state=JobState.DONE,
+            path=relative,
+            sha256=digest,
+            request_hash=snap.request_hash,
+            finished_at=round(time.time(), 3),
+        )
+        job._update(
+            state=JobState.DONE,
+            path=path,
+            sha256=digest,
+            finished_at=time.time(),
+            error=None,
+            reconnecting=False,
+            eta_seconds=None,
+        )
+
+    def _expired(self, tracked: _Tracked) -> None:
+        task_id = tracked.job.task_id
+        self._finish(
+            tracked,
+            JobState.EXPIRED,
+            error=(
+                f"the video URL of task {task_id} expired before it could be saved; the gateway no longer "
+                "has it. Only a new (paid) task can make it again: run with rerun=True."
+            ),
+            error_code="url_expired",
+        )
+
+    # ---- restart --------------------------------------------------------------------------
+    def _restore(self) -> None:
+        ledger_jobs, uploads = fold(self.store.ledger.read(), self.store.root)
+        self._uploaded.update(uploads)
+        for entry in ledger_jobs.values():
+            self._adopt(entry)
+
+    def _adopt(self, entry: LedgerJob) -> None:
+        snap = JobSnapshot(
+            local_id=entry.local_id,
+            request=entry.request,
+            state=entry.state,
+            task_id=entry.task_id,
+            progress=entry.progress,
+            submitted_at=entry.submitted_at,
+            started_at=entry.started_at,
+            finished_at=entry.finished_at,
+            error=entry.error,
+            error_code=entry.error_code,
+            video_url=entry.video_url,
+            expires_at=entry.expires_at,
+            path=entry.path,
+            sha256=entry.sha256,
+            cost_estimate=entry.cost_estimate,
+            seed=entry.seed,
+            request_hash=entry.request_hash,
+        )
+        job = Job(snap, self)
+        images = [
+            _Image(role=i.get("role", ""), url=i.get("url"), sha256=i.get("sha256"))
+            for i in entry.images
+            if isinstance(i, dict)
+        ]
+        tracked = _Tracked(job=job, images=images, created_at=entry.created_at or entry.submitted_at)
+        with self._lock:
+            self._tracked[entry.local_id] = tracked
+            if entry.request_hash:
+                self._by_hash[entry.request_hash] = job
+        if entry.state in FINAL_STATES:
+            return
+        if entry.task_id is None:
+            if entry.state == JobState.SUBMITTING:
+                self._may_exist(
+                    tracked,
+                    "the previous kernel stopped while this create was in flight, so "
+                    "the task may exist and be billed",
+                )
+            else:
+                self.store.ledger.append(
+                    "cancelled",
+                    job=entry.local_id,
+                    state=JobState.CANCELLED,
+                    error="stopped before it was sent: nothing was created or billed",
+                )
+                job._update(
+                    state=JobState.CANCELLED,
+                    error="the previous kernel stopped before this was sent: nothing was created or "
+                    "billed; run it again to generate",
+                    error_code="not_sent",
+                    finished_at=time.time(),
+                )
+            return
+        # A live task: watch it again (a download in progress starts over from a fresh poll).
+        if entry.state == JobState.DOWNLOADING:
+            job._update(state=JobState.RUNNING)
+        self._schedule(tracked, 0.0)
+
+
+def _single_attempt_view(client: SeedanceClient) -> SeedanceClient:
+    """The same client (session, key, counters) with one attempt per call.
+
+    A plain ``copy.copy`` is refused by the client (it will not be pickled), so the
+    attributes are shared by hand; nothing is duplicated, the key included.
+    """
+    view = object.__new__(type(client))
+    view.__dict__.update(client.__dict__)
+    view.retry = RetryPolicy(attempts=1)
+    return view
+
+
+def _new_local_id() -> str:
+    return "job-" + uuid.uuid4().hex[:10]
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for manager in list(_live_managers):
+        manager.shutdown(timeout=2.0)

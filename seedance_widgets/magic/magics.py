@@ -1,0 +1,301 @@
+"""``%seedance`` / ``%%seedance``: parse the line, hand the work to the engine, show a JobView.
+
+Thin on purpose: checking is in :mod:`.parse`, the choice of manager in :mod:`.engine`,
+display rules in :mod:`.display`; the job engine and the widgets do the real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from . import engine
+from .config import Seedance
+from .display import CellDisplays, SweepList, dry_run_text, say
+from .parse import (
+    MagicCall,
+    duration_type,
+    name_type,
+    parse_call,
+    ratio_type,
+    resolution_type,
+    seed_type,
+    seeds_type,
+)
+from .tables import JobTable, SettingsTable
+
+if TYPE_CHECKING:
+    from seedance_widgets.jobs import DryRun, Job, JobManager
+
+_BOOL = argparse.BooleanOptionalAction
+
+
+@magics_class
+class SeedanceMagics(Magics):
+    """The ``%seedance`` magics; settings live in the ``Seedance`` configurable (``self.settings``)."""
+
+    def __init__(self, shell: Any, settings: Seedance | None = None) -> None:
+        super().__init__(shell)
+        self.settings = settings if settings is not None else Seedance(parent=shell)
+        self.displays = CellDisplays()
+        self._notice_shown = False
+
+    # The docstring below is what `%seedance?` shows; magic_arguments appends the option list.
+    @magic_arguments()
+    @argument(
+        "words",
+        nargs="*",
+        metavar="PROMPT | SUB-COMMAND",
+        help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form.",
+    )
+    @argument(
+        "-d", "--duration", type=duration_type, metavar="SECONDS", help="Clip length, 4 to 12 s (default 5)."
+    )
+    @argument(
+        "-r", "--ratio", type=ratio_type, metavar="W:H", help="16:9 (default), 9:16, 1:1, 4:3, 3:4 or 21:9."
+    )
+    @argument("--resolution", type=resolution_type, metavar="RES", help="480p or 720p (default). No 1080p.")
+    @argument("--audio", action=_BOOL, default=None, help="Generate a synchronised audio track (costs 2x).")
+    @argument("--seed", type=seed_type, metavar="N", help="Seed, -1 (random) to 4294967295.")
+    @argument(
+        "--seeds", type=seeds_type, metavar="N,N,...", help="A sweep: one job per seed; returns a list."
+    )
+    @argument("--camera-fixed", action=_BOOL, default=None, help="Keep the camera still.")
+    @argument("--first", metavar="IMG", help="First frame: an http(s) URL or a local image (uploaded).")
+    @argument("--last", metavar="IMG", help="Last frame: an http(s) URL or a local image (uploaded).")
+    @argument("--ref", action="append", metavar="IMG", help="A reference image (repeat up to 4 times).")
+    @argument("--wait", action="store_true", help="Block with a progress display until the video is ready.")
+    @argument("--rerun", action="store_true", help="Make a new (paid) task even if this exact video exists.")
+    @argument(
+        "--dry-run",
+        action="store_true",
+        help="Print the exact request body and a cost estimate; send nothing.",
+    )
+    @argument("--embed", action=_BOOL, default=None, help="Keep the video bytes in the notebook file.")
+    @argument(
+        "--out", type=name_type, metavar="NAME", help="Also store the Job (or sweep list) in variable NAME."
+    )
+    @line_cell_magic
+    def seedance(self, line: str, cell: str | None = None) -> Any:
+        """Generate a video with Seedance 1.5 Pro; the kernel stays free while it renders.
+
+        Line magic: the prompt is the rest of the line. Cell magic: the cell body is the
+        prompt (any number of lines) and the line holds the options. Returns the Job at
+        once and shows its live view (progress, then the video)::
+
+            %seedance a red fox runs through fresh snow, low sun
+            job = %seedance -d 8 -r 9:16 --resolution 480p --audio a drummer on a rooftop
+            %seedance --seed 42 --camera-fixed a lighthouse in a storm
+            %seedance --first start.png --last https://example.com/end.jpg a flower opens
+            %seedance --ref cat.png --ref hat.png the cat puts on the hat
+            %seedance --dry-run -d 10 --audio a train crosses a bridge   # body + cost, nothing sent
+            %seedance --wait a paper boat on a river      # blocks until the video is shown
+            runs = %seedance --seeds 1,2,3 a koi pond at dawn             # a sweep: list of 3 jobs
+            %seedance --out clip --embed a candle flickers                # clip = the Job; bytes kept
+
+            %%seedance -d 12 --ratio 21:9
+            A slow aerial shot over a misty pine forest at sunrise,
+            the camera gliding forward, birds crossing the frame.
+
+        An identical request that already finished shows its saved video with no API call;
+        ``--rerun`` pays for a new one. Local images are uploaded by the engine. To start a
+        prompt with a sub-command's word or a dash, quote it or put ``--`` before it.
+
+        Sub-commands::
+
+            %seedance jobs              this kernel's and the output folder's jobs (a table)
+            %seedance attach TASK_ID    watch an existing task (e.g. one that timed out)
+            %seedance cancel ID         stop watching a job (local id or task id; it may still be billed)
+            %seedance config            the settings in effect (the API key only as set / not set)
+            %seedance form              the interactive form
+
+        Defaults: ``%config Seedance`` lists them; set one with e.g.
+        ``%config Seedance.duration = 8``, ``%config Seedance.resolution = '480p'``,
+        ``%config Seedance.output_dir = 'videos'``, ``%config Seedance.budget_usd = 2.0``,
+        ``%config Seedance.poll_policy = 'baseline'``, ``%config Seedance.embed = True``.
+
+        Key: set the environment variable TOAPIS_API_KEY (it is never shown or saved).
+        Without it the built-in offline emulator is used: synthetic clips, nothing billed.
+        Costs shown are ESTIMATES from a published list price.
+        """
+        call = parse_call(line, cell, self.seedance.parser, self.settings.defaults(), Path.cwd())
+        return getattr(self, f"_do_{call.command}")(call)
+
+    # ---- generate -------------------------------------------------------------------------------
+    def _manager(self) -> JobManager:
+        manager = engine.manager_for(self.settings)
+        self._maybe_notice()
+        return manager
+
+    def _maybe_notice(self) -> None:
+        from seedance_widgets.jobs.backend import backend_notice
+
+        notice = backend_notice()
+        if notice and not self._notice_shown and not engine.key_is_set():
+            self._notice_shown = True
+            say(notice)
+
+    def _submit(self, manager: JobManager, call: MagicCall, seed: int | None) -> Job | DryRun:
+        from seedance_widgets.api import GenerationRequest
+        from seedance_widgets.jobs import BudgetExceededError
+
+        params = dict(call.params)
+        if seed is not None:
+            params["seed"] = seed
+        images: list[tuple[str, Any]] = []
+        if call.first_frame is not None:
+            images.append(("first_frame", call.first_frame))
+        if call.last_frame is not None:
+            images.append(("last_frame", call.last_frame))
+        images += [("reference_image", ref) for ref in call.references]
+        request = GenerationRequest(prompt=call.prompt, **params)
+        try:
+            return manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
+        except BudgetExceededError as err:
+            raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
+
+    def _do_generate(self, call: MagicCall) -> Any:
+        manager = self._manager()
+        seeds: list[int | None] = list(call.seeds) or [None]
+        results: list[Any] = []
+        for seed in seeds:
+            try:
+                results.append(self._submit(manager, call, seed))
+            except UsageError as err:
+                if not results:
+                    raise
+                done = ", ".join(getattr(r, "local_id", "?") for r in results)
+                raise UsageError(f"{err}; the sweep stopped after {len(results)} jobs ({done})") from None
+        from seedance_widgets.jobs import Job
+
+        jobs = [r for r in results if isinstance(r, Job)]
+        if call.dry_run:
+            base_url = manager.client.base_url
+            for dry in results:
+                say(dry_run_text(dry, base_url))
+                self.displays.mark_shown(dry)
+            if call.is_sweep:
+                total = sum(d.estimate_usd for d in results)
+                say(f"Sweep of {len(results)}: ~${total:.2f} in all (estimate). Nothing was sent.")
+        else:
+            for job in jobs:
+                self.displays.show_job(job, embed=call.embed)
+        value: Any = SweepList(results) if call.is_sweep else results[0]
+        self.displays.mark_shown(value)
+        if call.out:
+            self.shell.user_ns[call.out] = value
+        if call.wait and jobs:
+            self._wait(jobs)
+        return value
+
+    def _wait(self, jobs: list[Job]) -> None:
+        """Block until every job is final; the JobViews show the progress (text in a terminal)."""
+        from seedance_widgets.jobs import JobError, WaitTimeoutError
+
+        in_kernel = getattr(self.shell, "kernel", None) is not None
+        try:
+            for job in jobs:
+                while True:
+                    try:
+                        job.wait(timeout=1.0)
+                        break
+                    except WaitTimeoutError:
+                        if not in_kernel:  # no live widget here: a text line instead
+                            say(f"{job.local_id}: {job.snapshot().status_line()}")
+                    except JobError:
+                        break  # failure is shown, in red, by the job's view; the Job is returned
+        except KeyboardInterrupt:
+            say("Stopped waiting; the jobs carry on in the background (see %seedance jobs).")
+            return
+        if not in_kernel:
+            for job in jobs:
+                say(repr(job))
+
+    # ---- sub-commands ---------------------------------------------------------------------------
+    def _do_jobs(self, call: MagicCall) -> JobTable:
+        current = self._manager()
+        managers = [current] + [m for m in engine.known_managers() if m is not current]
+        entries = []
+        for manager in managers:
+            since = engine.opened_at(manager)
+            for job in manager.jobs():
+                snap = job.snapshot()
+                entries.append((snap, (snap.submitted_at or 0) >= since))
+        entries.sort(key=lambda e: e[0].submitted_at or 0)
+        return JobTable.build(entries)
+
+    def _do_attach(self, call: MagicCall) -> Job:
+        assert call.argument is not None
+        job = self._manager().attach(call.argument)
+        self.displays.show_job(job, embed=self.settings.embed)
+        return job
+
+    def _do_cancel(self, call: MagicCall) -> None:
+        assert call.argument is not None
+        self._manager()
+        job = engine.find_job(call.argument)
+        if job is None:
+            raise UsageError(f"no job with id or task id {call.argument!r}; %seedance jobs lists them")
+        snap = job.snapshot()
+        if snap.is_final:
+            say(f"Job {snap.local_id} is already {snap.state}: nothing to cancel.")
+            return
+        job.cancel()
+        say(f"Job {snap.local_id}: {job.snapshot().error or 'cancelled'}")
+
+    def _do_config(self, call: MagicCall) -> SettingsTable:
+        from seedance_widgets.jobs.store import resolve_output_dir
+
+        rows = []
+        for name, trait in sorted(self.settings.traits(config=True).items()):
+            rows.append(
+                {
+                    "setting": f"Seedance.{name}",
+                    "value": repr(getattr(self.settings, name)),
+                    "help": trait.help,
+                }
+            )
+        if engine.key_is_set():
+            key_text = "set (from TOAPIS_API_KEY; never shown)"
+            backend = self.settings.base_url or _env_base_url() or "https://toapis.com (the real gateway)"
+        else:
+            key_text = "not set: the built-in offline emulator is used (nothing billed)"
+            backend = "built-in emulator (started on first use)"
+        rows += [
+            {"setting": "API key", "value": key_text, "help": "Set the TOAPIS_API_KEY environment variable."},
+            {"setting": "backend", "value": backend, "help": "Where requests go."},
+            {
+                "setting": "output folder",
+                "value": str(resolve_output_dir(self.settings.output_dir)),
+                "help": "Videos, uploads and ledger.jsonl.",
+            },
+        ]
+        return SettingsTable(("setting", "value", "help"), rows)
+
+    def _do_form(self, call: MagicCall) -> None:
+        from IPython.display import display
+
+        from seedance_widgets.widgets import SeedanceForm
+
+        settings = self.settings
+        params: dict[str, Any] = {
+            "duration": settings.duration,
+            "aspect_ratio": settings.ratio,
+            "resolution": settings.resolution,
+            "audio": settings.audio,
+            "camera_fixed": settings.camera_fixed,
+        }
+        if settings.seed is not None:
+            params["seed"] = settings.seed
+        display(SeedanceForm(manager=self._manager(), **params))
+
+
+def _env_base_url() -> str | None:
+    import os
+
+    return os.environ.get("SEEDANCE_BASE_URL") or None

@@ -1,0 +1,125 @@
+"""The tables ``%seedance jobs`` and ``%seedance config`` return: HTML in Jupyter, text elsewhere."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Table:
+    """Rows of named cells, shown as an HTML table (``_repr_html_``) or aligned text (``repr``)."""
+
+    title = ""
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[dict[str, Any]], note: str = "") -> None:
+        self.columns = list(columns)
+        #: One dict per row, keyed by column name (for use in code: ``t.rows[0]["state"]``).
+        self.rows = [dict(r) for r in rows]
+        self.note = note
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _cell(self, row: dict[str, Any], column: str) -> str:
+        value = row.get(column)
+        return "" if value is None else str(value)
+
+    def __repr__(self) -> str:
+        cells = [[self._cell(r, c) for c in self.columns] for r in self.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(self.columns)]
+        lines = [self.title] if self.title else []
+        lines.append("  ".join(c.ljust(w) for c, w in zip(self.columns, widths, strict=True)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+        if not self.rows:
+            lines.append("(none)")
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f'<th style="text-align:left">{esc(c)}</th>' for c in self.columns)
+        body = "".join(
+            "<tr>"
+            + "".join(f'<td style="text-align:left">{esc(self._cell(r, c))}</td>' for c in self.columns)
+            + "</tr>"
+            for r in self.rows
+        )
+        if not self.rows:
+            body = f'<tr><td colspan="{len(self.columns)}">(none)</td></tr>'
+        title = f"<strong>{esc(self.title)}</strong>" if self.title else ""
+        note = f'<div style="color:#666">{esc(self.note)}</div>' if self.note else ""
+        return (
+            f'<div class="seedance-table">{title}<table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>{note}</div>"
+        )
+
+
+class JobTable(Table):
+    """``%seedance jobs``: every job of this kernel and of the output folder's ledger."""
+
+    title = "Seedance jobs"
+    COLUMNS = (
+        "id",
+        "task id",
+        "state",
+        "progress",
+        "prompt",
+        "settings",
+        "seed",
+        "cost (est.)",
+        "file",
+        "submitted",
+        "from",
+    )
+
+    @classmethod
+    def build(cls, entries: Sequence[tuple[Any, bool]]) -> JobTable:
+        """``entries``: (job snapshot, started in this kernel?) pairs."""
+        rows = []
+        for snap, this_kernel in entries:
+            req = snap.request
+            settings = (
+                f"{req.duration}s {req.aspect_ratio} {req.resolution}" + (" audio" if req.audio else "")
+                if req is not None
+                else ""
+            )
+            seed = snap.seed if snap.seed is not None else (req.seed if req is not None else None)
+            rows.append(
+                {
+                    "id": snap.local_id,
+                    "task id": snap.task_id or "",
+                    "state": snap.state + (" (cache)" if snap.from_cache else ""),
+                    "progress": f"{snap.progress}%",
+                    "prompt": _shorten(snap.prompt, 40),
+                    "settings": settings,
+                    "seed": "" if seed is None else seed,
+                    "cost (est.)": f"${snap.cost_estimate:.2f}" if snap.cost_estimate else "",
+                    "file": snap.path.name if snap.path is not None else "",
+                    "submitted": time.strftime("%m-%d %H:%M:%S", time.localtime(snap.submitted_at))
+                    if snap.submitted_at
+                    else "",
+                    "from": "this kernel" if this_kernel else "ledger",
+                }
+            )
+        total = sum(s.cost_estimate for s, mine in entries if mine and not s.from_cache)
+        note = (
+            f"{len(rows)} jobs. Started in this kernel: ~${total:.2f} (an estimate, not the bill)."
+            if rows
+            else "No jobs yet: try %seedance a red fox runs through fresh snow"
+        )
+        return cls(cls.COLUMNS, rows, note)
+
+
+class SettingsTable(Table):
+    """``%seedance config``: the ``Seedance`` settings and the backend in use. Never the key."""
+
+    title = "Seedance settings (change with %config Seedance.<name> = value)"

@@ -1,0 +1,508 @@
+"""``SeedanceForm``: the inline generation form, with its history of submissions under it.
+
+Python traitlets are the one source of truth: every parameter is a synced trait, and the
+page only reflects them (typing sets them back). What the page cannot say with a trait
+(press Generate, add an image file, reuse a card's settings, compare two cards, fetch a
+video) travels as a custom message ``{kind: ...}`` through one dispatcher.
+
+Validity is never computed twice: the form builds the :class:`GenerationRequest` it would
+submit and shows the :class:`ValidationError` text it raises, so the page and the Python
+API always give the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from seedance_widgets.api import (
+    ASPECT_RATIOS,
+    FPS,
+    MAX_DURATION,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MIN_DURATION,
+    RESOLUTIONS,
+    GenerationRequest,
+    ImageRole,
+    SeedanceError,
+    ValidationError,
+    request_cost_usd,
+)
+from seedance_widgets.api.media import MAX_UPLOAD_BYTES, read_image, sniff_image_type
+from seedance_widgets.api.models import MAX_REFERENCE_IMAGES
+from seedance_widgets.jobs.state import JobSnapshot
+from seedance_widgets.widgets import _display
+from seedance_widgets.widgets.gallery import VIDEO_REQUEST, CardBook, VideoServer, seed_used
+from seedance_widgets.widgets.job_view import _KernelParent
+
+log = logging.getLogger("seedance_widgets.widgets")
+
+# Custom message kinds; js/form.js names the same constants.
+GENERATE = "generate"
+ADD_IMAGE = "add-image"
+REMOVE_IMAGE = "remove-image"
+IMAGE_REQUEST = "image-request"
+IMAGE_RESPONSE = "image-response"
+REUSE_SETTINGS = "reuse-settings"
+COMPARE = "compare"
+COMPARE_CLOSE = "compare-close"
+CANCEL = "cancel"
+
+SEED_MODES = ("random", "fixed")
+#: Parameters a caller may pass to ``SeedanceForm(...)`` besides ``manager`` and the images.
+PARAM_TRAITS = (
+    "prompt",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "audio",
+    "seed_mode",
+    "seed",
+    "camera_fixed",
+)
+_TIMES = "\u00d7"  # the multiplication sign of "1280x720", spelled so the source stays ASCII
+
+#: Placeholder host for a local image while only its validity is checked; never sent anywhere.
+_LOCAL_PLACEHOLDER = "https://local-image.invalid/"
+#: What an image id from the page may look like (it becomes part of a placeholder URL).
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def _request_message(**fields: Any) -> str | None:
+    """The ValidationError text GenerationRequest gives for these fields, or None when valid."""
+    try:
+        GenerationRequest(**fields)
+    except ValidationError as err:
+        return str(err)
+    return None
+
+
+def _check_field(field: str, value: Any) -> Any:
+    """Validate one parameter with GenerationRequest's own rules and words (fix-it text)."""
+    message = _request_message(prompt="x", **{field: value})
+    if message is not None:
+        raise traitlets.TraitError(message)
+    return value
+
+
+class SeedanceForm(anywidget.AnyWidget):
+    """An inline form for Seedance 1.5 Pro with a history of what it generated.
+
+    ``SeedanceForm(prompt="...", duration=6, manager=my_manager)``; every keyword is a
+    trait below (unknown ones are an error). ``form.generate()`` does what the button
+    does; ``form.jobs`` lists the jobs it submitted, oldest first.
+    """
+
+    _esm = _display.bundle("form.js")
+    _css = _display.bundle("form.css")
+
+    # ---- parameters (set from Python or typed in the page) ------------------------------
+    #: Scene, action, style and camera, in words; at most ``MAX_PROMPT_CHARS`` characters.
+    prompt = traitlets.Unicode("", help="the prompt: scene, action, style, camera").tag(sync=True)
+    #: Length of the clip in seconds, 4 to 12.
+    duration = traitlets.Int(5, help="seconds, 4 to 12").tag(sync=True)
+    #: Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4 or 21:9.
+    aspect_ratio = traitlets.Unicode("16:9", help="one of " + ", ".join(ASPECT_RATIOS)).tag(sync=True)
+    #: 480p or 720p (Seedance 1.5 Pro has no 1080p).
+    resolution = traitlets.Unicode("720p", help="480p or 720p").tag(sync=True)
+    #: Generate a synchronised audio track (costs about twice as much).
+    audio = traitlets.Bool(False, help="generate a synchronised audio track").tag(sync=True)
+    #: Keep the camera still.
+    camera_fixed = traitlets.Bool(False, help="keep the camera still").tag(sync=True)
+    #: "random" (the gateway picks a seed; shown on the card afterwards) or "fixed" (use ``seed``).
+    seed_mode = traitlets.Unicode("random", help="'random' or 'fixed'").tag(sync=True)
+    #: The seed used when ``seed_mode == "fixed"``: 0 to 2**32-1. Same seed: similar, not identical.
+    seed = traitlets.Int(0, help="seed for seed_mode='fixed', 0 to 2**32-1").tag(sync=True)
+
+    # ---- images: changed through add_image / remove_image (or the page's messages) ------
+    #: One entry per image: ``{id, role, kind: "url"|"file", url, name, size, mime}``.
+    #: A file's bytes stay in the kernel until Generate; the page asks for them to draw thumbnails.
+    images = traitlets.List(traitlets.Dict(), help="images with roles; use add_image()").tag(sync=True)
+
+    # ---- derived, read by the page --------------------------------------------------------
+    #: Limits the page needs to draw the controls (from the api layer, so never duplicated).
+    limits = traitlets.Dict(help="limits for the page's controls").tag(sync=True)
+    #: Why the form cannot be submitted ("" when it can): GenerationRequest's own words.
+    invalid_reason = traitlets.Unicode("", help="why Generate is disabled; empty when valid").tag(sync=True)
+    #: Estimated cost in USD of one submission (a list-price estimate, not the gateway's bill).
+    estimate_usd = traitlets.Float(0.0, help="estimated cost in USD (an estimate)").tag(sync=True)
+    #: Output size, frame rate and length for the current settings ("1280x720 · 24 fps · 5 s").
+    output_label = traitlets.Unicode("", help="output size, frame rate and length").tag(sync=True)
+    #: The seed the newest job ran with, once known (None before).
+    last_seed = traitlets.Int(None, allow_none=True, help="seed used by the newest job").tag(sync=True)
+    #: The last error from an action, shown under the form ("" = none).
+    error = traitlets.Unicode("", help="last action error shown under the form").tag(sync=True)
+    #: Cards of the submitted jobs, newest first (see gallery.CardBook); JSON only, never video bytes.
+    history = traitlets.List(traitlets.Dict(), help="cards of submitted jobs, newest first").tag(sync=True)
+    #: Local ids of the two cards shown side by side ([] = no comparison).
+    compare = traitlets.List(traitlets.Unicode(), help="ids of the two compared cards").tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        manager: Any = None,
+        first_frame: str | Path | bytes | None = None,
+        last_frame: str | Path | bytes | None = None,
+        references: Sequence[str | Path | bytes] = (),
+        **params: Any,
+    ) -> None:
+        unknown = sorted(set(params) - set(PARAM_TRAITS))
+        if unknown:
+            raise TypeError(
+                f"SeedanceForm() got unexpected keyword(s) {', '.join(map(repr, unknown))}; it accepts "
+                f"{', '.join(PARAM_TRAITS)}, first_frame, last_frame, references and manager"
+            )
+        seed = params.get("seed")
+        if "seed" in params and "seed_mode" not in params:
+            # SeedanceForm(seed=42) means "use 42"; seed=None or -1 means "random".
+            params["seed_mode"] = "random" if seed is None or seed == -1 else "fixed"
+        if seed is None or seed == -1:
+            params.pop("seed", None)
+        self._lock = threading.RLock()
+        self._manager = manager
+        self._jobs: list[Any] = []
+        self._by_id: dict[str, Any] = {}
+        self._book = CardBook()
+        self._job_images: dict[str, list[dict[str, Any]]] = {}
+        self._image_bytes: dict[str, bytes] = {}
+        self._unsubscribers: list[Callable[[], None]] = []
+        super().__init__(**params)
+        self.limits = {
+            "max_prompt_chars": MAX_PROMPT_CHARS,
+            "min_duration": MIN_DURATION,
+            "max_duration": MAX_DURATION,
+            "max_seed": MAX_SEED,
+            "max_references": MAX_REFERENCE_IMAGES,
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "aspect_ratios": list(ASPECT_RATIOS),
+            "resolutions": list(RESOLUTIONS),
+        }
+        for role, source in (("first_frame", first_frame), ("last_frame", last_frame)):
+            if source is not None:
+                self.add_image(role, source)
+        for source in references:
+            self.add_image("reference_image", source)
+        self._kernel_parent = _KernelParent.capture()
+        self._videos = VideoServer(self, self._by_id.get)
+        self.on_msg(self._dispatch)
+        self._refresh()
+
+    # ---- validation of parameters (Python assignments and the page alike) ----------------
+    @traitlets.validate("duration", "aspect_ratio", "resolution")
+    def _valid_param(self, proposal: traitlets.Bunch) -> Any:
+        return _check_field(proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("seed")
+    def _valid_seed(self, proposal: traitlets.Bunch) -> int:
+        value = proposal["value"]
+        if not 0 <= value <= MAX_SEED:
+            raise traitlets.TraitError(
+                f"seed={value!r} is not allowed: an integer from 0 to {MAX_SEED}; "
+                "for a random seed set seed_mode='random'"
+            )
+        return int(value)
+
+    @traitlets.validate("seed_mode")
+    def _valid_seed_mode(self, proposal: traitlets.Bunch) -> str:
+        if proposal["value"] not in SEED_MODES:
+            raise traitlets.TraitError(f"seed_mode={proposal['value']!r} is not allowed: 'random' or 'fixed'")
+        return str(proposal["value"])
+
+    @traitlets.validate("compare")
+    def _valid_compare(self, proposal: traitlets.Bunch) -> list[str]:
+        ids = list(proposal["value"])
+        if ids and (len(ids) != 2 or ids[0] == ids[1] or any(i not in self._by_id for i in ids)):
+            raise traitlets.TraitError(
+                f"compare={ids!r} is not allowed: two different ids of this form's jobs "
+                f"({', '.join(self._by_id) or 'none yet'}), or [] for no comparison"
+            )
+        return ids
+
+    @traitlets.observe(*PARAM_TRAITS, "images")
+    def _params_changed(self, _change: traitlets.Bunch) -> None:
+        if hasattr(self, "_videos"):  # not during __init__: refreshed once at its end
+            self._refresh()
+
+    # ---- the request this form describes ------------------------------------------------
+    def _role_list(self, images: list[dict[str, Any]]) -> list[ImageRole | dict[str, str]]:
+        return [{"url": img["url"] or _LOCAL_PLACEHOLDER + img["id"], "role": img["role"]} for img in images]
+
+    def _fields(self, images: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "resolution": self.resolution,
+            "audio": self.audio,
+            "camera_fixed": self.camera_fixed,
+            "seed": self.seed if self.seed_mode == "fixed" else None,
+            "image_with_roles": tuple(self._role_list(self.images if images is None else images)),
+        }
+
+    def _refresh(self) -> None:
+        """Recompute validity, estimate and output size from the parameters."""
+        reason = _request_message(**self._fields())
+        if reason is None:
+            request = GenerationRequest(**self._fields())
+            width, height = request.size
+            self.estimate_usd = request_cost_usd(request)
+            self.output_label = f"{width}{_TIMES}{height} · {FPS} fps · {request.duration} s"
+        else:
+            self.output_label = ""
+        self.invalid_reason = reason or ""
+
+    @property
+    def request(self) -> GenerationRequest:
+        """The request Generate would send (local images stand in as placeholders until uploaded)."""
+        return GenerationRequest(**self._fields())
+
+    @property
+    def jobs(self) -> list[Any]:
+        """The jobs this form submitted, oldest first (the page shows them newest first)."""
+        return list(self._jobs)
+
+    @property
+    def manager(self) -> Any:
+        """The JobManager jobs go to (the process-wide default unless one was given)."""
+        if self._manager is None:
+            from seedance_widgets.jobs import default_manager
+
+            self._manager = default_manager()
+        return self._manager
+
+    # ---- images -----------------------------------------------------------------------------
+    def add_image(
+        self, role: str, source: str | Path | bytes, *, name: str | None = None, image_id: str | None = None
+    ) -> str:
+        """Add an image (an http(s) URL, a local path or bytes) in ``role``; returns its id.
+
+        ``first_frame`` and ``last_frame`` hold one image each (a new one replaces the old);
+        ``reference_image`` holds up to four. Local files are checked here (type from the
+        content, at most 10 MB) and uploaded by the engine when Generate is pressed.
+        ``image_id`` lets the page name the image it sends, so it can show its thumbnail at once.
+        """
+        if (
+            not image_id
+            or not _ID_PATTERN.fullmatch(image_id)
+            or any(i["id"] == image_id for i in self.images)
+        ):
+            image_id = uuid.uuid4().hex[:12]
+        entry: dict[str, Any] = {"id": image_id, "role": role}
+        data: bytes | None = None
+        if isinstance(source, str) and source.strip().lower().startswith(("http://", "https://")):
+            entry.update(
+                kind="url", url=source.strip(), name=source.strip().rsplit("/", 1)[-1], size=None, mime=None
+            )
+        elif isinstance(source, str) and "://" in source:
+            # Not a local path and not http(s): GenerationRequest's own message says what is wanted.
+            entry.update(kind="url", url=source.strip(), name=source.strip(), size=None, mime=None)
+        else:
+            data, file_name = read_image(source, name)
+            mime = sniff_image_type(data[:16])
+            if mime is None:
+                raise ValidationError(
+                    "image",
+                    file_name,
+                    "a JPEG, PNG, WebP or GIF image",
+                    f"{file_name} is not a JPEG, PNG, WebP or GIF image",
+                )
+            entry.update(kind="file", url=None, name=file_name, size=len(data), mime=mime)
+        with self._lock:
+            kept = [img for img in self.images if role == "reference_image" or img["role"] != role]
+            candidate = [*kept, entry]
+            message = _request_message(prompt="x", image_with_roles=tuple(self._role_list(candidate)))
+            if message is not None:
+                raise ValidationError("image_with_roles", entry.get("url") or entry["name"], message, message)
+            if data is not None:
+                self._image_bytes[entry["id"]] = data
+            self.images = candidate
+        return str(entry["id"])
+
+    def remove_image(self, image_id: str) -> None:
+        """Remove the image with this id (no error if it is already gone)."""
+        with self._lock:
+            self.images = [img for img in self.images if img["id"] != image_id]
+
+    def clear_images(self) -> None:
+        """Remove every image."""
+        self.images = []
+
+    def _engine_images(self, images: list[dict[str, Any]]) -> dict[str, Any]:
+        """The images as generate()/submit() take them: URLs as they are, local files as bytes."""
+
+        def source(img: dict[str, Any]) -> Any:
+            return img["url"] if img["kind"] == "url" else self._image_bytes[img["id"]]
+
+        first = [source(i) for i in images if i["role"] == "first_frame"]
+        last = [source(i) for i in images if i["role"] == "last_frame"]
+        refs = [source(i) for i in images if i["role"] == "reference_image"]
+        return {
+            "first_frame": first[0] if first else None,
+            "last_frame": last[0] if last else None,
+            "references": refs,
+        }
+
+    # ---- actions ------------------------------------------------------------------------------
+    def generate(self) -> Any:
+        """Submit the form's request (as the Generate button does) and return the Job.
+
+        With a random seed every press is a new (paid) task; with a fixed seed an identical
+        request already generated comes back from the output folder at no cost.
+        """
+        with self._lock:
+            if self.invalid_reason:
+                raise ValidationError("form", None, self.invalid_reason, self.invalid_reason)
+            fields = self._fields()
+            images = [dict(img) for img in self.images]
+        del fields["image_with_roles"]
+        job = self._submit(fields, images)
+        with self._lock:
+            known = job.local_id in self._by_id
+            if known:  # the engine handed back the same job (identical request): move it up
+                self._jobs.remove(job)
+            self._jobs.append(job)
+            self._by_id[job.local_id] = job
+            self._job_images[job.local_id] = images
+            self._book.update(job.snapshot())
+            self._publish()
+        if not known:
+            self._unsubscribers.append(job.subscribe(self._on_snapshot))
+            self._on_snapshot(job.snapshot())  # a change between the card above and subscribe
+        self.error = ""
+        return job
+
+    def _submit(self, fields: dict[str, Any], images: list[dict[str, Any]]) -> Any:
+        """Hand the request and its images to the job engine, which uploads local files."""
+        from seedance_widgets.jobs import generate
+
+        rerun = fields["seed"] is None  # a random seed asks for a new video each time
+        return generate(**fields, **self._engine_images(images), rerun=rerun, manager=self.manager)
+
+    def reuse_settings(self, job_id: str) -> None:
+        """Put a submitted job's parameters, seed used and images back into the form."""
+        job = self._by_id.get(job_id)
+        request: GenerationRequest | None = job.request if job is not None else None
+        if job is None or request is None:
+            raise ValidationError("job", job_id, "the id of one of this form's jobs")
+        seed = seed_used(job.snapshot())
+        with self.hold_trait_notifications():
+            self.prompt = request.prompt
+            self.duration = request.duration
+            self.aspect_ratio = request.aspect_ratio
+            self.resolution = request.resolution
+            self.audio = request.audio
+            self.camera_fixed = request.camera_fixed
+            if seed is not None:
+                self.seed = seed
+                self.seed_mode = "fixed"
+            else:
+                self.seed_mode = "random"
+            self.images = [dict(img) for img in self._job_images.get(job_id, [])]
+        self.error = ""
+
+    # ---- engine -> page -------------------------------------------------------------------------
+    def _publish(self) -> None:
+        cards = [self._book.get(job.local_id) for job in reversed(self._jobs)]
+        with self.hold_sync():
+            self.history = cards
+            self.last_seed = cards[0]["seed_used"] if cards else None
+
+    def _on_snapshot(self, snapshot: JobSnapshot) -> None:
+        # Called from the engine's threads: assign traits only (ipywidgets sends the update).
+        try:
+            self._kernel_parent.ensure_in_this_thread()
+            with self._lock:
+                if snapshot.local_id in self._by_id and self._book.update(snapshot):
+                    self._publish()
+        except Exception as exc:
+            log.exception("SeedanceForm: updating a card failed")
+            self.error = f"Error while updating the history: {type(exc).__name__}: {exc}"
+
+    # ---- page -> kernel ---------------------------------------------------------------------------
+    def _dispatch(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
+        """The one entry point of the page's actions; unknown kinds are ignored."""
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        handler = self._handlers().get(str(kind))
+        if handler is None:
+            return
+        try:
+            handler(content, list(buffers or []))
+        except (SeedanceError, traitlets.TraitError) as err:
+            self.error = str(err)
+        except Exception as err:  # shown under the widget, never swallowed
+            log.exception("SeedanceForm: %s failed", kind)
+            self.error = f"{kind} failed: {type(err).__name__}: {err}"
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any], list[Any]], None]]:
+        return {
+            GENERATE: lambda c, b: self._on_generate(),
+            ADD_IMAGE: self._on_add_image,
+            REMOVE_IMAGE: lambda c, b: self.remove_image(str(c.get("id", ""))),
+            IMAGE_REQUEST: lambda c, b: self._on_image_request(c),
+            REUSE_SETTINGS: lambda c, b: self.reuse_settings(str(c.get("id", ""))),
+            COMPARE: lambda c, b: self._on_compare(c),
+            COMPARE_CLOSE: lambda c, b: setattr(self, "compare", []),
+            CANCEL: lambda c, b: self._on_cancel(c),
+            VIDEO_REQUEST: lambda c, b: self._videos.answer(c),
+        }
+
+    def _on_generate(self) -> None:
+        self.generate()
+
+    def _on_add_image(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        role = str(content.get("role", ""))
+        if buffers:
+            name = str(content.get("name") or "image")
+            self.add_image(role, bytes(buffers[0]), name=name, image_id=str(content.get("id") or ""))
+        elif content.get("size") is not None and int(content["size"]) > MAX_UPLOAD_BYTES:
+            # The page sends only the size of a file over the limit, not its bytes.
+            name = str(content.get("name") or "image")
+            limit = "at most 10 MB (the gateway's upload limit)"
+            raise ValidationError("image", name, limit, f"{name} is larger than 10 MB; {limit}")
+        else:
+            url = str(content.get("url", "")).strip()
+            if "://" not in url:
+                # Typed into a URL field: never read as a kernel-side path; say what a URL must be.
+                message = _request_message(prompt="x", image_with_roles=({"url": url, "role": role},))
+                raise ValidationError("image_with_roles.url", url, str(message), str(message))
+            self.add_image(role, url, image_id=str(content.get("id") or ""))
+        self.error = ""
+
+    def _on_image_request(self, content: dict[str, Any]) -> None:
+        image_id = str(content.get("id", ""))
+        data = self._image_bytes.get(image_id)
+        entry = next((img for img in self.images if img["id"] == image_id), None)
+        if data is None or entry is None:
+            self.send({"kind": IMAGE_RESPONSE, "id": image_id, "ok": False})
+            return
+        self.send({"kind": IMAGE_RESPONSE, "id": image_id, "ok": True, "mime": entry["mime"]}, [data])
+
+    def _on_cancel(self, content: dict[str, Any]) -> None:
+        job = self._by_id.get(str(content.get("id", "")))
+        if job is not None:
+            job.cancel()
+
+    def _on_compare(self, content: dict[str, Any]) -> None:
+        ids = content.get("ids")
+        self.compare = [str(i) for i in ids] if isinstance(ids, list) else []
+
+    def close(self) -> None:
+        # getattr: close() also runs from __del__ of a form whose __init__ raised early.
+        for unsubscribe in getattr(self, "_unsubscribers", []):
+            unsubscribe()
+        super().close()
+
+    def __repr__(self) -> str:
+        state = "ready" if not self.invalid_reason else f"invalid: {self.invalid_reason}"
+        return f"<SeedanceForm {len(self._jobs)} jobs, {state}>"

@@ -1,0 +1,214 @@
+"""Every injectable fault, observed from outside over real sockets; determinism under fault_seed."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from urllib.parse import urlparse
+
+import pytest
+import requests
+from emu_support import SMALL_BODY, auth, create, finished_video, pattern_png, poll, upload
+
+from seedance_widgets.emulator import FAULTS, Emulator, EmulatorConfig
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "error_type"),
+    [
+        ("402", 402, "insufficient_quota"),
+        ("429", 429, "rate_limit_exceeded"),
+        ("500", 500, "internal_error"),
+        ("503", 503, "service_unavailable"),
+    ],
+)
+def test_status_faults_answer_in_the_gateway_shape_and_make_no_task(
+    emulator: Emulator, fault: str, status: int, error_type: str
+) -> None:
+    emulator.configure(retry_after=7)
+    emulator.fail_next("create", fault)
+    reply = create(emulator)
+    assert reply.status_code == status
+    error = reply.json()["error"]
+    assert error["code"] == status
+    assert error["type"] == error_type
+    assert error["message"]
+    if status in (429, 503):
+        assert reply.headers["retry-after"] == "7"
+    else:
+        assert "retry-after" not in reply.headers
+    assert emulator.stats()["tasks"] == 0
+    assert emulator.stats()["faults"] == {fault: 1}
+    assert create(emulator).status_code == 200  # only the next one failed
+
+
+def test_fractional_retry_after_is_sent_as_given(emulator: Emulator) -> None:
+    emulator.configure(retry_after=0.25)
+    emulator.fail_next("get", "429")
+    assert poll(emulator, "task_vid_x").headers["retry-after"] == "0.25"
+
+
+def test_reset_after_create_drops_the_connection_but_makes_the_task(emulator: Emulator) -> None:
+    emulator.fail_next("create", "reset")
+    with pytest.raises(requests.ConnectionError) as info:
+        create(emulator)
+    assert "reset" in str(info.value).lower() or "aborted" in str(info.value).lower()
+    stats = emulator.stats()
+    assert stats["tasks"] == 1  # the body was read and acted on before the reset
+    assert stats["create"] == 1
+    assert stats["faults"] == {"reset": 1}
+    assert emulator.task_ids()
+    assert poll(emulator, emulator.task_ids()[0]).status_code == 200
+
+
+def test_reset_is_a_real_tcp_reset(emulator: Emulator) -> None:
+    emulator.fail_next("get", "reset")
+    host, port = urlparse(emulator.base_url).hostname, urlparse(emulator.base_url).port
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", "/v1/videos/generations/task_vid_x", headers=auth(emulator))
+    with pytest.raises(ConnectionResetError):
+        conn.getresponse()
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["get", "upload", "download"])
+def test_reset_works_for_every_kind(emulator: Emulator, kind: str) -> None:
+    task, _ = finished_video(emulator)
+    emulator.fail_next(kind, "reset")
+    calls = {
+        "get": lambda: poll(emulator, task["id"]),
+        "upload": lambda: upload(emulator, pattern_png((8, 8), 0)),
+        "download": lambda: requests.get(task["result"]["data"][0]["url"], timeout=5),
+    }
+    with pytest.raises(requests.ConnectionError):
+        calls[kind]()
+    assert emulator.stats()["faults"] == {"reset": 1}
+
+
+def test_hang_outlasts_a_client_timeout_and_the_task_exists(emulator: Emulator) -> None:
+    emulator.configure(hang_seconds=10.0)
+    emulator.fail_next("create", "hang")
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(
+            f"{emulator.base_url}/v1/videos/generations",
+            json=SMALL_BODY,
+            headers=auth(emulator),
+            timeout=(2, 0.3),
+        )
+    assert time.monotonic() - started < 2
+    assert emulator.stats()["tasks"] == 1
+    assert poll(emulator, emulator.task_ids()[0]).status_code == 200  # the server was not blocked
+
+
+def test_short_hang_delays_the_reply(emulator: Emulator) -> None:
+    emulator.configure(hang_seconds=0.3)
+    emulator.fail_next("get", "hang")
+    started = time.monotonic()
+    assert poll(emulator, "task_vid_x").status_code == 404
+    assert time.monotonic() - started >= 0.3
+
+
+def test_truncated_download_announces_more_than_it_sends(emulator: Emulator) -> None:
+    task, data = finished_video(emulator)
+    emulator.configure(truncate_fraction=0.25)
+    emulator.fail_next("download", "truncate")
+    url = urlparse(task["result"]["data"][0]["url"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    conn.request("GET", url.path)
+    response = conn.getresponse()
+    assert response.status == 200
+    assert int(response.headers["content-length"]) == len(data)
+    with pytest.raises(http.client.IncompleteRead) as info:
+        response.read()
+    assert len(info.value.partial) == int(len(data) * 0.25)
+    assert info.value.partial == data[: len(info.value.partial)]
+    conn.close()
+    assert requests.get(task["result"]["data"][0]["url"], timeout=5).content == data  # next one whole
+
+
+def test_slow_fault_and_download_throttle_pace_the_bytes(emulator: Emulator) -> None:
+    task, data = finished_video(emulator)
+    url = task["result"]["data"][0]["url"]
+    rate = len(data) / 0.5  # half a second for the whole file
+    emulator.configure(slow_bytes_per_second=rate)
+    emulator.fail_next("download", "slow")
+    started = time.monotonic()
+    assert requests.get(url, timeout=10).content == data
+    assert time.monotonic() - started >= 0.4
+    started = time.monotonic()
+    requests.get(url, timeout=10)
+    assert time.monotonic() - started < 0.3  # only the one request was slow
+    emulator.configure(download_bytes_per_second=rate)
+    started = time.monotonic()
+    assert requests.get(url, timeout=10).content == data
+    assert time.monotonic() - started >= 0.4
+
+
+def test_latency_delays_api_requests_only(emulator: Emulator) -> None:
+    emulator.configure(latency=0.3)
+    started = time.monotonic()
+    poll(emulator, "task_vid_x")
+    assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    requests.get(f"{emulator.base_url}/_emulator/stats", timeout=5)
+    assert time.monotonic() - started < 0.25
+
+
+def test_fail_next_is_consumed_in_order(emulator: Emulator) -> None:
+    emulator.configure(retry_after=0)
+    emulator.configure(fail_next={"get": ["429", "500"]})
+    emulator.fail_next("get", "503")
+    codes = [poll(emulator, "task_vid_x").status_code for _ in range(4)]
+    assert codes == [429, 500, 503, 404]
+    assert emulator.config.fail_next == {"get": []}
+
+
+def _statuses(emu: Emulator, n: int) -> list[int]:
+    return [poll(emu, "task_vid_x").status_code for _ in range(n)]
+
+
+def test_fault_rates_are_deterministic_under_fault_seed() -> None:
+    config = {"fault_seed": 5, "retry_after": 0.0, "fault_rates": {"get": {"500": 0.3, "429": 0.2}}}
+    with Emulator(EmulatorConfig(**config)) as emu:
+        first = _statuses(emu, 60)
+        emu.reset_stats()  # restarts the random streams
+        again = _statuses(emu, 60)
+        # Other kinds have their own stream: interleaving them changes nothing for "get".
+        emu.reset_stats()
+        emu.configure(fault_rates={**config["fault_rates"], "create": {"500": 0.5}})
+        mixed = []
+        for _ in range(60):
+            create(emu, {"prompt": ""})
+            mixed.append(poll(emu, "task_vid_x").status_code)
+    with Emulator(EmulatorConfig(**{**config, "fault_seed": 6})) as emu:
+        other = _statuses(emu, 60)
+    assert first == again == mixed
+    assert first != other
+    assert 8 <= first.count(500) <= 30
+    assert 4 <= first.count(429) <= 22
+    assert first.count(404) >= 15
+
+
+def test_reconfiguring_over_http_sets_faults(emulator: Emulator) -> None:
+    reply = requests.post(
+        f"{emulator.base_url}/_emulator/config", json={"fail_next": {"create": ["402"]}}, timeout=5
+    )
+    assert reply.status_code == 200
+    assert create(emulator).status_code == 402
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        EmulatorConfig(fault_rates={"delete": {"500": 0.1}})
+    with pytest.raises(ValueError, match="fault"):
+        EmulatorConfig(fail_next={"get": ["boom"]})
+    with pytest.raises(ValueError, match="add up"):
+        EmulatorConfig(fault_rates={"get": {"500": 0.7, "429": 0.6}})
+    with pytest.raises(ValueError, match="speed"):
+        EmulatorConfig(speed=0)
+    with pytest.raises(ValueError, match="profile"):
+        EmulatorConfig(profile="instant")
+    with pytest.raises(ValueError, match="unknown emulator setting"):
+        EmulatorConfig().replace(sped=2)
+    assert set(FAULTS) == {"402", "429", "500", "503", "reset", "hang", "truncate", "slow"}

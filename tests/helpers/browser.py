@@ -1,0 +1,180 @@
+"""Drive JupyterLab 4 and Notebook 7 pages in Debian's Chromium with Playwright's sync API.
+
+Every wait is on a condition (Playwright's expect / wait_for_*), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+
+from .jupyter_server import JupyterServer
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless, no sandbox (root in CI), and nothing that reaches out to the network (only loopback works).
+CHROMIUM_ARGS: list[str] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Loading JupyterLab and starting a kernel on 2 busy cores can take a while; the first start most.
+PAGE_TIMEOUT_MS = 60_000
+RUN_PROMPT = re.compile(r"\[\d+\]")
+
+
+def launch_chromium(pw: Playwright) -> Browser:
+    """Debian's Chromium by path (never a browser downloaded by `playwright install`)."""
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+class NotebookPage:
+    """One notebook open in JupyterLab ("lab") or Notebook 7 ("notebook")."""
+
+    def __init__(self, page: Page, server: JupyterServer, ui: str, name: str) -> None:
+        self.page = page
+        self.server = server
+        self.ui = ui
+        self.name = name
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+
+    def open(self) -> NotebookPage:
+        self.page.goto(self.server.notebook_url(self.ui, self.name))
+        expect(self.cells.first).to_be_visible()
+        self.wait_idle()
+        return self
+
+    @property
+    def panel(self) -> Locator:
+        """The notebook (in Lab: the one in the current tab)."""
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+
+    @property
+    def cells(self) -> Locator:
+        return self.panel.locator(".jp-Cell")
+
+    def cell(self, index: int) -> Locator:
+        return self.cells.nth(index)
+
+    def prompt(self, index: int) -> Locator:
+        return self.cell(index).locator(".jp-InputPrompt")
+
+    def outputs(self, index: int) -> Locator:
+        return self.cell(index).locator(".jp-OutputArea-output")
+
+    def wait_idle(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        """Wait until the page shows a connected kernel that is idle."""
+        indicator = self.page.locator(".jp-Notebook-ExecutionIndicator").first
+        expect(indicator).to_have_attribute("data-status", "idle", timeout=timeout_ms)
+
+    def run_cell(self, index: int, *, wait: bool = True, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        """Select cell `index` in command mode and run it with Ctrl+Enter (run, do not advance).
+
+        The prompt changes at once when the front-end accepts the request ("[*]" while queued or
+        running); a key press lost to a page still settling is pressed again. With `wait`, returns
+        once the cell shows a new execution count (it finished).
+        """
+        cell = self.cell(index)
+        prompt = self.prompt(index)
+        before = prompt.inner_text().strip()
+        for attempt in range(3):
+            # Clicking the prompt selects the cell without entering its editor (click scrolls to
+            # it, and retries if the notebook re-renders the cell meanwhile).
+            prompt.click()
+            expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
+            self.page.keyboard.press("Control+Enter")
+            try:
+                expect(prompt).not_to_have_text(before, timeout=5_000)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        if wait:
+            self.wait_cell_done(index, timeout_ms, before=before)
+
+    def wait_cell_busy(self, index: int, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        expect(self.prompt(index)).to_contain_text("*", timeout=timeout_ms)
+
+    def wait_cell_done(self, index: int, timeout_ms: float = PAGE_TIMEOUT_MS, before: str = "") -> None:
+        """Wait for an execution count in the prompt (other than `before`, the one of a past run)."""
+        prompt = self.prompt(index)
+        expect(prompt).to_have_text(RUN_PROMPT, timeout=timeout_ms)
+        if before:
+            expect(prompt).not_to_have_text(before, timeout=timeout_ms)
+
+    def run_all(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        for index in range(self.cells.count()):
+            if "jp-CodeCell" in (self.cell(index).get_attribute("class") or ""):
+                self.run_cell(index, timeout_ms=timeout_ms)
+
+    def screenshot(self, path: Path, target: Locator | None = None) -> Path:
+        """Write a PNG of `target` (default: the notebook) to `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (target or self.panel).screenshot(path=str(path))
+        return path
+
+
+# Records every value the progress bar of one `.seedance-job` shows, with the page's clock and
+# whether a given cell was busy at that moment. Watches the whole card (subtree), so a view that
+# re-creates its bar element is still followed.
+_WATCH_JS = """
+([root, busyPrompt, key]) => {
+  window.__seedanceWatch = window.__seedanceWatch || {};
+  const samples = [];
+  window.__seedanceWatch[key] = samples;
+  let last = null;
+  const record = () => {
+    const bar = root.querySelector('.seedance-progress');
+    if (!bar) return;
+    const value = Number(bar.getAttribute('aria-valuenow'));
+    if (value === last) return;
+    last = value;
+    const busy = busyPrompt ? busyPrompt.textContent.includes('*') : false;
+    samples.push({ value, busy, t: Date.now() });
+  };
+  record();
+  new MutationObserver(record).observe(root, { attributes: true, childList: true, subtree: true });
+}
+"""
+
+
+def watch_progress(page: Page, job: Locator, key: str, busy_prompt: Locator | None = None) -> None:
+    """Start recording the progress values of `job` (a `.seedance-job` locator) under `key`."""
+    handle = job.element_handle()
+    busy = busy_prompt.element_handle() if busy_prompt is not None else None
+    page.evaluate(_WATCH_JS, [handle, busy, key])
+
+
+def progress_samples(page: Page, key: str) -> list[dict[str, float | bool]]:
+    """The recorded samples: {"value": 0-100, "busy": bool, "t": unix ms} in time order."""
+    return list(page.evaluate("key => window.__seedanceWatch[key] || []", key))
+
+
+def wait_moves_while_busy(page: Page, key: str, moves: int = 2, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+    """Wait until the bar recorded under `key` took `moves` new values while the busy cell ran."""
+    page.wait_for_function(
+        """([key, moves]) => {
+          const s = (window.__seedanceWatch || {})[key] || [];
+          return s.filter((x, i) => i > 0 && x.busy && x.value > 0).length >= moves;
+        }""",
+        arg=[key, moves],
+        timeout=timeout_ms,
+    )
+
+
+def wait_video_playable(video: Locator, timeout_ms: float = PAGE_TIMEOUT_MS) -> dict[str, int]:
+    """Wait for the metadata, start muted playback as a user's click on play would, and wait for
+    readyState >= 3 (HAVE_FUTURE_DATA). Returns readyState, videoWidth and videoHeight."""
+    expect(video).to_be_attached(timeout=timeout_ms)
+    handle = video.element_handle()
+    video.page.wait_for_function("v => v.readyState >= 1", arg=handle, timeout=timeout_ms)
+    video.evaluate("v => { v.muted = true; return v.play().catch(() => undefined); }")
+    video.page.wait_for_function("v => v.readyState >= 3", arg=handle, timeout=timeout_ms)
+    facts = video.evaluate("v => ({readyState: v.readyState, width: v.videoWidth, height: v.videoHeight})")
+    return dict(facts)

@@ -1,0 +1,137 @@
+"""Gallery over real jobs on the emulator: grid layout by parameter, live progress per cell, video
+bytes on request (through the widget's comm, as the page asks for them)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import comm
+import pytest
+import traitlets
+from comm.base_comm import BaseComm
+
+from seedance_widgets.api import GenerationRequest, SeedanceClient
+from seedance_widgets.emulator import Emulator
+from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.widgets import Gallery
+
+SPEED = 20.0
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps every message it would publish."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[bytes] | None = None,
+        **keys: Any,
+    ) -> None:
+        self.published.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
+
+
+@pytest.fixture(autouse=True)
+def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
+    made: list[RecordingComm] = []
+
+    def create_comm(*args: Any, **kwargs: Any) -> RecordingComm:
+        made.append(RecordingComm(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(comm, "create_comm", create_comm)
+    return made
+
+
+@pytest.fixture
+def manager(emulator: Emulator, tmp_outputs: Path) -> Iterator[JobManager]:
+    client = SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
+    with JobManager(output_dir=tmp_outputs, client=client, time_scale=SPEED) as mgr:
+        yield mgr
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def submit_grid(manager: JobManager, prompts: list[str], seeds: list[int]) -> list[Any]:
+    return [
+        manager.submit(GenerationRequest(prompt=p, seed=s, duration=4, resolution="480p"))
+        for p in prompts
+        for s in seeds
+    ]
+
+
+def test_cells_are_laid_out_by_parameter_and_follow_their_jobs(manager: JobManager) -> None:
+    prompts = ["a fox in the snow", "a boat at dawn"]
+    jobs = submit_grid(manager, prompts, [1, 2, 3])
+    gallery = Gallery(jobs, rows="prompt", cols="seed")
+    assert gallery.row_labels == prompts
+    assert gallery.col_labels == ["seed 1", "seed 2", "seed 3"]
+    positions = [(c["row"], c["col"], c["card"]["id"]) for c in gallery.cells]
+    assert positions == [(r, c, jobs[r * 3 + c].local_id) for r in range(2) for c in range(3)]
+
+    progress_seen: set[int] = set()
+    gallery.observe(
+        lambda change: progress_seen.update(c["card"]["progress"] for c in change["new"]), names="cells"
+    )
+    for job in jobs:
+        job.wait(timeout=60)
+    wait_until(lambda: gallery.title == "6 of 6 done")
+    assert all(c["card"]["state"] == "done" and c["card"]["video"] for c in gallery.cells)
+    assert any(0 < p < 100 for p in progress_seen), progress_seen  # progress showed per cell
+    assert [c["card"]["seed_used"] for c in gallery.cells] == [1, 2, 3, 1, 2, 3]
+
+    # Re-laid out live; a name that is not a parameter is refused with the list of good ones.
+    gallery.rows, gallery.cols = "seed", None
+    assert gallery.row_labels == ["seed 1", "seed 2", "seed 3"]
+    assert gallery.col_labels == [""]
+    assert sorted({(c["row"], c["col"]) for c in gallery.cells}) == [(0, 0), (1, 0), (2, 0)]
+    with pytest.raises(traitlets.TraitError, match="aspect_ratio"):
+        gallery.cols = "ratio"
+    with pytest.raises(traitlets.TraitError, match="not a parameter"):
+        Gallery(jobs, rows="colour")
+
+
+def test_videos_travel_on_request_never_in_state(manager: JobManager) -> None:
+    [job] = submit_grid(manager, ["a lighthouse in a storm"], [5])
+    gallery = Gallery([job], cols="seed")
+    path = job.wait(timeout=60)
+    wait_until(lambda: gallery.cells[0]["card"]["state"] == "done")
+    assert isinstance(gallery.comm, RecordingComm)
+    gallery.comm.handle_msg(
+        {
+            "content": {
+                "comm_id": gallery.comm.comm_id,
+                "data": {
+                    "method": "custom",
+                    "content": {"kind": "video-request", "id": "r1", "job": job.local_id},
+                },
+            },
+            "buffers": [],
+        }
+    )
+    replies = [
+        (data["content"], buffers)
+        for kind, data, buffers in gallery.comm.published
+        if kind == "comm_msg" and data.get("method") == "custom"
+    ]
+    assert replies
+    assert all(r["kind"] == "video-response" and r["id"] == "r1" for r, _ in replies)
+    assert b"".join(b[0] for _, b in replies) == path.read_bytes()
+    assert path.read_bytes()[:64].hex() not in json.dumps(gallery.get_state(), default=str)
+    assert "1 of 1 done" in repr(gallery)
+    gallery.close()

@@ -1,0 +1,316 @@
+"""JobView driven by real jobs on the emulator: traits, custom messages, static fallback, no key.
+
+The widget's comm is a ``comm.base_comm.BaseComm`` that records what it would publish (the kernel's
+zmq socket is the only part left out here; tests/widgets/test_job_view_kernel.py runs the same
+exchange through real ipykernel 6 and 7 kernels). Messages from the front-end enter through
+``comm.handle_msg``, the exact entry point the kernel's comm manager calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+from seedance_widgets.api import GenerationRequest, SeedanceClient
+from seedance_widgets.emulator import Emulator
+from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.widgets import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView
+from seedance_widgets.widgets import job_view as job_view_module
+
+SPEED = 20.0
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps every message it would put on IOPub."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[bytes] | None = None,
+        **keys: Any,
+    ) -> None:
+        self.published.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
+
+    def custom_messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:
+        return [
+            (data["content"], buffers)
+            for msg_type, data, buffers in self.published
+            if msg_type == "comm_msg" and data.get("method") == "custom"
+        ]
+
+    def updates(self) -> list[dict[str, Any]]:
+        return [
+            data["state"]
+            for msg_type, data, _ in self.published
+            if msg_type == "comm_msg" and data.get("method") == "update"
+        ]
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
+    made: list[RecordingComm] = []
+
+    def create_comm(*args: Any, **kwargs: Any) -> RecordingComm:
+        new = RecordingComm(*args, **kwargs)
+        made.append(new)
+        return new
+
+    monkeypatch.setattr(comm, "create_comm", create_comm)
+    return made
+
+
+@pytest.fixture
+def manager(emulator: Emulator, tmp_outputs: Path) -> Iterator[JobManager]:
+    client = SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
+    with JobManager(output_dir=tmp_outputs, client=client, time_scale=SPEED) as mgr:
+        yield mgr
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def from_frontend(view: JobView, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+    """Deliver a custom message exactly as the kernel's comm manager does for a browser's message."""
+    assert isinstance(view.comm, BaseComm)
+    view.comm.handle_msg(
+        {
+            "content": {"comm_id": view.comm.comm_id, "data": {"method": "custom", "content": content}},
+            "buffers": buffers or [],
+        }
+    )
+
+
+def request(prompt: str = "a paper boat on a pond at dawn", **kw: Any) -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, duration=4, resolution="480p", **kw)
+
+
+def test_view_follows_a_real_job_to_done(
+    comms: list[RecordingComm], manager: JobManager, tmp_outputs: Path
+) -> None:
+    job = manager.submit(request(seed=1234, aspect_ratio="9:16", audio=True))
+    view = JobView(job, notebook_dir=tmp_outputs.parent)
+    seen: list[str] = []
+    view.observe(lambda change: seen.append(change["new"]), names="state")
+    path = job.wait(timeout=30)
+    wait_until(lambda: view.state == "done")
+
+    assert "running" in seen or "queued" in seen  # it was watched, not only read at the end
+    assert view.progress == 100
+    assert view.status_text.startswith("Done")
+    assert view.task_id == job.task_id != ""
+    assert view.params == {
+        "resolution": "480p",
+        "aspect_ratio": "9:16",
+        "duration": 4,
+        "audio": True,
+        "seed": job.snapshot().seed if job.snapshot().seed is not None else 1234,
+        "camera_fixed": False,
+        "images": 0,
+    }
+    assert view.cost_estimate == pytest.approx(job.snapshot().cost_estimate)
+    # The elapsed clock counts from started_at, or from submitted_at when no poll saw "running".
+    assert view.submitted_at is not None
+    assert view.finished_at is not None
+    assert view.finished_at >= (view.started_at or view.submitted_at)
+    assert view.kernel_time == pytest.approx(job.snapshot().at)
+    facts = view.video
+    assert facts is not None
+    assert (facts["width"], facts["height"]) == (496, 864)
+    assert facts["measured"] is True  # probed from the file, not copied from the request
+    assert facts["fps"] == pytest.approx(24)
+    assert facts["duration"] == pytest.approx(4, abs=0.1)
+    assert facts["size"] == path.stat().st_size
+    assert facts["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert facts["file_name"] == path.name
+    assert view.provenance["task_id"] == job.task_id
+    assert view.provenance["model"] == "doubao-seedance-1-5-pro"
+    assert view.provenance["sha256"] == facts["sha256"]
+    assert view.video_bytes == b""  # not embedded: the view asks the kernel
+    # Every change reached the comm as batched state updates, the final one included.
+    updates = comms[-1].updates()
+    assert any(u.get("state") == "done" for u in updates)
+    assert any("progress" in u and "status_text" in u for u in updates)
+
+
+def test_video_request_is_answered_with_the_files_bytes(
+    comms: list[RecordingComm], manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small chunks, so this short clip exercises the multi-chunk path.
+    monkeypatch.setattr(job_view_module, "VIDEO_CHUNK_BYTES", 4096)
+    job = manager.submit(request())
+    view = JobView(job)
+    path = job.wait(timeout=30)
+    recorder = comms[-1]
+
+    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "req-1"})
+
+    replies = recorder.custom_messages()
+    assert replies, "no reply to the video request"
+    size = path.stat().st_size
+    assert len(replies) == -(-size // 4096) > 1
+    for index, (content, buffers) in enumerate(replies):
+        assert content["kind"] == MSG_VIDEO_RESPONSE
+        assert content["id"] == "req-1"
+        assert content["chunk"] == index
+        assert content["chunks"] == len(replies)
+        assert content["size"] == size
+        assert len(buffers) == 1
+    assert b"".join(buffers[0] for _, buffers in replies) == path.read_bytes()
+
+
+def test_video_request_before_done_gets_an_error_reply(
+    comms: list[RecordingComm], manager: JobManager
+) -> None:
+    job = manager.submit(request("a slow lighthouse at night"))
+    view = JobView(job)
+    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "early"})
+    (content, buffers), *_ = comms[-1].custom_messages()
+    assert content["id"] == "early"
+    assert "no video to send" in content["error"]
+    assert buffers == []
+    job.cancel()
+
+
+def test_cancel_message_stops_watching(comms: list[RecordingComm], manager: JobManager) -> None:
+    job = manager.submit(request("a lighthouse in fog"))
+    view = JobView(job)
+    from_frontend(view, {"kind": MSG_CANCEL})
+    wait_until(lambda: view.state == "cancelled")
+    assert job.status == "cancelled"
+    assert view.status_text == "Stopped watching"
+    assert "billed" in view.error  # says what a cancel does and does not do
+    assert view.callback_error == ""
+
+
+def test_unknown_kinds_are_ignored_and_handler_errors_are_shown(
+    comms: list[RecordingComm], manager: JobManager
+) -> None:
+    class Faulty(JobView):
+        def _handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+            def explode(_content: dict[str, Any]) -> None:
+                raise RuntimeError("boom in a handler")
+
+            return {**super()._handlers(), "explode": explode}
+
+    job = manager.submit(request("a windmill"))
+    view = Faulty(job)
+    from_frontend(view, {"kind": "from-a-newer-front-end"})
+    from_frontend(view, {"no-kind": True})
+    assert view.callback_error == ""
+    assert comms[-1].custom_messages() == []
+    from_frontend(view, {"kind": "explode"})
+    assert "RuntimeError: boom in a handler" in view.callback_error
+    assert any("callback_error" in u for u in comms[-1].updates())  # reaches the front-end
+    job.cancel()
+
+
+def test_refused_prompt_shows_refused_and_the_gateways_words(
+    comms: list[RecordingComm], manager: JobManager
+) -> None:
+    job = manager.submit(request("something forbidden on a beach"))
+    view = JobView(job)
+    wait_until(lambda: view.state == "failed", timeout=10)
+    assert view.status_text == "Refused"
+    assert "policy" in view.error.lower()
+    assert "Traceback" not in view.error
+    assert view.task_id == ""  # refused at create: no task, no bill
+    data, _ = view._repr_mimebundle_()
+    assert "Refused" in data["text/plain"]
+    assert 'data-state="failed"' in data["text/html"]
+
+
+def test_failed_job_shows_the_gateways_words(comms: list[RecordingComm], manager: JobManager) -> None:
+    job = manager.submit(request("this one will failme part-way"))
+    view = JobView(job)
+    wait_until(lambda: view.state == "failed", timeout=10)
+    assert view.status_text == "Failed"
+    assert view.error
+    assert "Traceback" not in view.error
+    data, _ = view._repr_mimebundle_()
+    assert view.error.split(":")[0] in data["text/html"]
+    assert 'data-state="failed"' in data["text/html"]
+    assert "<video" not in data["text/html"]
+    assert "Failed" in data["text/plain"]
+
+
+def test_static_fallback_of_a_done_job(
+    comms: list[RecordingComm], manager: JobManager, tmp_outputs: Path
+) -> None:
+    job = manager.submit(request("a <b>bold</b> heron & a frog", seed=77))
+    notebook_dir = tmp_outputs.parent
+    view = JobView(job, notebook_dir=notebook_dir)
+    path = job.wait(timeout=30)
+    wait_until(lambda: view.state == "done")
+
+    data, metadata = view._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == view.model_id
+    text = data["text/plain"]
+    assert text.startswith(f"Seedance job {job.local_id}: Done")
+    assert str(path) in text
+    html = data["text/html"]
+    relative = path.relative_to(notebook_dir).as_posix()
+    assert f'src="{relative}"' in html
+    assert "&lt;b&gt;bold&lt;/b&gt; heron &amp; a frog" in html  # escaped, never markup
+    assert "<b>bold</b>" not in html
+    assert job.task_id in html
+    prov = metadata["seedance_widgets"]
+    assert prov["task_id"] == job.task_id
+    assert prov["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert prov["request"]["prompt"] == "a <b>bold</b> heron & a frog"
+    assert prov["request"]["metadata"]["seed"] == 77
+    assert prov["model"] == "doubao-seedance-1-5-pro"
+    assert prov["package_version"]
+    assert prov["submitted_at"] <= prov["finished_at"]
+    assert repr(view).startswith("<JobView Seedance job")
+
+
+def test_embed_keeps_the_bytes_in_state_and_html(comms: list[RecordingComm], manager: JobManager) -> None:
+    job = manager.submit(request("an embedded sunrise"))
+    view = JobView(job, embed=True)
+    path = job.wait(timeout=30)
+    wait_until(lambda: view.video_bytes != b"")
+    assert view.video_bytes == path.read_bytes()
+    html = view._repr_mimebundle_()[0]["text/html"]
+    assert 'src="data:video/mp4;base64,' + base64.b64encode(path.read_bytes()).decode() + '"' in html
+
+
+def test_the_key_never_reaches_widget_state_or_outputs(
+    comms: list[RecordingComm], manager: JobManager, emulator: Emulator
+) -> None:
+    key = emulator.api_key
+    assert key
+    job = manager.submit(request("a key-free kingfisher"))
+    view = JobView(job)
+    job.wait(timeout=30)
+    wait_until(lambda: view.state == "done")
+    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "k"})
+    state = view.get_state()
+    state.pop("video_bytes", None)
+    everything = [
+        json.dumps(state, default=str),
+        json.dumps(view._repr_mimebundle_(), default=str),
+        repr(view),
+        json.dumps([(t, d) for t, d, _ in comms[-1].published], default=str),
+    ]
+    for text in everything:
+        assert key not in text
