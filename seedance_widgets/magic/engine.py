@@ -84,9 +84,7 @@ def manager_for(settings: Seedance) -> JobManager:
                 client = SeedanceClient(base_url=settings.base_url)
             else:
                 client = resolve_client()
-            scale = settings.time_scale
-            if scale is None:
-                scale = 1.0 if has_key() else emulator_time_scale()
+            scale: float = settings.time_scale or (1.0 if has_key() else emulator_time_scale())
             policy = BaselinePolicy() if settings.poll_policy == "baseline" else AdaptivePolicy()
             manager = JobManager(
                 output_dir=settings.output_dir,

@@ -54,7 +54,7 @@ class SeedanceMagics(Magics):
         help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form.",
     )
     @argument(
-        "-d", "--duration", type=duration_type, metavar="SECONDS", help="Clip length, 4 to 12 s (default 5)."
+        "-d", "--duration", type=duration_type, metavar="SECONDS", help="Clip length, 4 to 12 s (default 5; see %%config Seedance)."
     )
     @argument(
         "-r", "--ratio", type=ratio_type, metavar="W:H", help="16:9 (default), 9:16, 1:1, 4:3, 3:4 or 21:9."
@@ -187,7 +187,7 @@ class SeedanceMagics(Magics):
                 self.displays.show_job(job, embed=call.embed)
         value: Any = SweepList(results) if call.is_sweep else results[0]
         self.displays.mark_shown(value)
-        if call.out:
+        if call.out and self.shell is not None:
             self.shell.user_ns[call.out] = value
         if call.wait and jobs:
             self._wait(jobs)

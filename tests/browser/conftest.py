@@ -78,13 +78,16 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     pg = context.new_page()
     yield pg
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
+    failed = report is not None and report.failed
+    if failed:
         FAILURE_SHOTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(FAILURE_SHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     for name in ("jupyter", "jupyter_plain"):
         if name in request.fixturenames:
             server: JupyterServer = request.getfixturevalue(name)
+            if failed:
+                (FAILURE_SHOTS / f"{request.node.name}.server.log").write_text(server.log_text())
             server.shutdown_kernels()
 
 

@@ -42,6 +42,7 @@ class NotebookPage:
         self.server = server
         self.ui = ui
         self.name = name
+        self.retries = 0
         page.set_default_timeout(PAGE_TIMEOUT_MS)
 
     def open(self) -> NotebookPage:
@@ -77,8 +78,9 @@ class NotebookPage:
         """Select cell `index` in command mode and run it with Ctrl+Enter (run, do not advance).
 
         The prompt changes at once when the front-end accepts the request ("[*]" while queued or
-        running); a key press lost to a page still settling is pressed again. With `wait`, returns
-        once the cell shows a new execution count (it finished).
+        running). On a freshly started server the first request is sometimes dropped (the prompt
+        stays, or goes back to, what it was): then the cell is run again, at most three times, and
+        `self.retries` counts it. With `wait`, returns once the cell shows a new execution count.
         """
         cell = self.cell(index)
         prompt = self.prompt(index)
@@ -89,14 +91,33 @@ class NotebookPage:
             prompt.click()
             expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
             self.page.keyboard.press("Control+Enter")
-            try:
-                expect(prompt).not_to_have_text(before, timeout=5_000)
-                break
-            except AssertionError:
-                if attempt == 2:
-                    raise
-        if wait:
-            self.wait_cell_done(index, timeout_ms, before=before)
+            outcome = self._wait_outcome(prompt, before, wait, timeout_ms)
+            if outcome != "dropped":
+                return
+            self.retries += 1
+            if attempt == 2:
+                raise AssertionError(f"cell {index} never ran: its prompt stayed {before!r}")
+
+    def _wait_outcome(self, prompt: Locator, before: str, wait: bool, timeout_ms: float) -> str:
+        """"started" (not waiting), "done" (new execution count) or "dropped" (prompt unchanged
+        for 5 s, or back to `before` after a "[*]")."""
+        try:
+            expect(prompt).not_to_have_text(before, timeout=5_000)
+        except AssertionError:
+            return "dropped"
+        if not wait:
+            return "started"
+        handle = prompt.element_handle()
+        result = self.page.wait_for_function(
+            """([el, before]) => {
+                const text = el.textContent.trim();
+                if (text === before) return "dropped";
+                return /\\[\\d+\\]/.test(text) ? "done" : false;
+            }""",
+            arg=[handle, before],
+            timeout=timeout_ms,
+        )
+        return str(result.json_value())
 
     def wait_cell_busy(self, index: int, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
         expect(self.prompt(index)).to_contain_text("*", timeout=timeout_ms)

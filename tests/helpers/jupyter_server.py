@@ -134,9 +134,11 @@ class JupyterServer:
 
     def log_text(self) -> str:
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
+        # Drop the minified-JS dump jupyter_builder prints when it probes yarn: noise, huge lines.
+        return "\n".join(line for line in text.splitlines() if len(line) < 1000)[-20000:]
 
     def api(self, method: str, path: str, payload: object = None) -> requests.Response:
         """Call the server's REST API (no token needed)."""

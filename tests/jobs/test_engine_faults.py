@@ -1,0 +1,245 @@
+"""The job engine when things go wrong: rate limits, resets, expiry, deadlines, crashes, exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import quick_request
+
+from seedance_widgets.emulator import Emulator
+from seedance_widgets.jobs import (
+    Job,
+    JobCancelledError,
+    JobExpiredError,
+    JobManager,
+    JobSnapshot,
+    JobState,
+    JobTimedOutError,
+    WaitTimeoutError,
+)
+from seedance_widgets.jobs.ledger import Ledger
+
+WAIT = 30.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_rate_limit_storm_backs_off_and_never_creates_twice(manager: JobManager, emulator: Emulator) -> None:
+    emulator.configure(
+        fault_rates={"create": {"429": 0.5}, "get": {"429": 0.5}}, retry_after=0.05, fault_seed=3
+    )
+    jobs = [manager.submit(quick_request(f"a storm of paper cranes, take {i}")) for i in range(6)]
+    for job in jobs:
+        job.wait(WAIT)  # type: ignore[union-attr]
+    stats = emulator.stats()
+    assert stats["faults"].get("429", 0) >= 3
+    assert stats["tasks"] == 6  # every 429'd create was re-sent, none twice
+
+
+def test_connection_resets_keep_the_job_alive(manager: JobManager, emulator: Emulator) -> None:
+    emulator.fail_next("get", "reset", 2)
+    flags: list[bool] = []
+    job = manager.submit(quick_request())
+    job.subscribe(lambda snap: flags.append(snap.reconnecting))  # type: ignore[union-attr]
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    assert path.is_file()
+    assert emulator.stats()["faults"].get("reset", 0) == 2
+    assert True in flags  # it said so while the network failed
+    assert flags[-1] is False
+    assert emulator.stats()["create"] == 1
+
+
+def test_url_expired_before_download_says_so_with_the_task_id(
+    manager: JobManager, emulator: Emulator
+) -> None:
+    emulator.configure(expiry_seconds=0.0)
+    job = manager.submit(quick_request())
+    with pytest.raises(JobExpiredError) as caught:
+        job.wait(WAIT)  # type: ignore[union-attr]
+    snap = job.snapshot()  # type: ignore[union-attr]
+    assert snap.state == JobState.EXPIRED
+    assert snap.task_id in str(caught.value)
+    assert "expired" in snap.error
+    assert "rerun=True" in snap.error
+    assert emulator.stats()["download"] == 0
+    # Asking again does not silently pay for a new task.
+    assert manager.submit(quick_request()) is job
+    assert emulator.stats()["create"] == 1
+
+
+def test_deadline_ends_as_timed_out_keeping_the_task_id(
+    make_manager: Callable[..., JobManager], emulator: Emulator
+) -> None:
+    emulator.configure(profile="realistic")  # 1-5 emulated minutes
+    manager = make_manager(deadline_s=2.0)
+    job = manager.submit(quick_request())
+    with pytest.raises(JobTimedOutError) as caught:
+        job.wait(WAIT)  # type: ignore[union-attr]
+    task_id = job.task_id  # type: ignore[union-attr]
+    assert task_id
+    assert f"attach({task_id!r})" in str(caught.value)
+    assert job.status == JobState.TIMED_OUT  # type: ignore[union-attr]
+    assert manager.attach(task_id) is job  # watching again
+    assert job.status == JobState.QUEUED  # type: ignore[union-attr]
+    job.cancel()  # type: ignore[union-attr]
+    assert emulator.stats()["create"] == 1
+
+
+def test_cancel_stops_watching_and_says_it_may_be_billed(manager: JobManager, emulator: Emulator) -> None:
+    emulator.configure(profile="realistic")
+    job = manager.submit(quick_request())
+    _wait_for(lambda: job.task_id is not None)  # type: ignore[union-attr]
+    job.cancel()  # type: ignore[union-attr]
+    snap = job.snapshot()  # type: ignore[union-attr]
+    assert snap.state == JobState.CANCELLED
+    assert "billed" in snap.error  # type: ignore[operator]
+    with pytest.raises(JobCancelledError):
+        job.wait(1)  # type: ignore[union-attr]
+    gets = emulator.stats()["get"]
+    time.sleep(0.6)  # more than a polling interval at this speed
+    assert emulator.stats()["get"] == gets
+    records = [r for r in manager.store.ledger.read() if r["event"] == "cancelled"]
+    assert records[0]["task_id"] == snap.task_id
+
+
+def test_wait_timeout_leaves_the_job_running(manager: JobManager, emulator: Emulator) -> None:
+    emulator.configure(profile="realistic")
+    job = manager.submit(quick_request())
+    with pytest.raises(WaitTimeoutError, match="carries on"):
+        job.wait(0.05)  # type: ignore[union-attr]
+    assert not job.done  # type: ignore[union-attr]
+    job.cancel()  # type: ignore[union-attr]
+
+
+_CHILD = """
+import sys, time
+from pathlib import Path
+from seedance_widgets.api import GenerationRequest, SeedanceClient
+from seedance_widgets.jobs import JobManager
+
+client = SeedanceClient(api_key={key!r}, base_url={url!r})
+manager = JobManager(Path({out!r}), client=client, time_scale={scale})
+for i in range({count}):
+    manager.submit(GenerationRequest(prompt=f"a slow sunrise, take {{i}}", duration=4, resolution="480p"))
+print("submitted", flush=True)
+{tail}
+"""
+
+
+def _child(emulator: Emulator, out: Path, count: int, tail: str) -> subprocess.Popen[str]:
+    code = _CHILD.format(
+        key=emulator.api_key,
+        url=emulator.base_url,
+        out=str(out),
+        scale=emulator.config.speed,
+        count=count,
+        tail=tail,
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _created(out: Path) -> int:
+    return sum(1 for r in Ledger(out / "ledger.jsonl").read() if r["event"] == "created")
+
+
+def test_kill_9_mid_way_then_a_new_manager_finishes_without_creating_again(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    emulator.configure(speed=2.0)  # tasks take ~2.5 s: the child dies with all of them in flight
+    child = _child(emulator, tmp_outputs, count=3, tail="time.sleep(60)")
+    try:
+        _wait_for(lambda: _created(tmp_outputs) == 3)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()  # type: ignore[union-attr]
+    assert child.returncode == -signal.SIGKILL
+    assert emulator.stats()["create"] == 3
+    manager = make_manager(tmp_outputs, time_scale=2.0)
+    jobs = manager.jobs()
+    assert len(jobs) == 3
+    assert all(j.status in (JobState.QUEUED, JobState.RUNNING) for j in jobs)
+    for job in jobs:
+        assert job.wait(WAIT).is_file()
+    assert emulator.stats()["create"] == 3  # zero extra creates
+    assert emulator.stats()["tasks"] == 3
+
+
+def test_threads_stop_at_interpreter_exit_without_a_torn_record(
+    emulator: Emulator, tmp_outputs: Path
+) -> None:
+    emulator.configure(profile="realistic")
+    # The child leaves jobs in flight and simply ends: daemon threads must not hold it.
+    child = _child(emulator, tmp_outputs, count=3, tail="time.sleep(0.3)")
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 0
+    assert "submitted" in out
+    lines = (tmp_outputs / "ledger.jsonl").read_bytes().splitlines()
+    assert lines
+    assert all(json.loads(line) for line in lines)  # every record whole
+
+
+def test_truncated_ledger_last_line_then_restart_recovers(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    first = make_manager(tmp_outputs)
+    job = first.submit(quick_request())
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    first.shutdown()
+    ledger = tmp_outputs / "ledger.jsonl"
+    data = ledger.read_bytes()
+    assert data.splitlines()[-1].startswith(b'{"v":1')
+    assert b'"downloaded"' in data.splitlines()[-1]
+    ledger.write_bytes(data[:-20])  # the "downloaded" record cut in half, as by a crash
+    path.unlink()
+    emulator.reset_stats()
+    second = make_manager(tmp_outputs)
+    (again,) = second.jobs()
+    assert again.local_id == job.local_id  # type: ignore[union-attr]
+    assert again.wait(WAIT).is_file()
+    assert emulator.stats()["create"] == 0
+    assert emulator.stats()["download"] == 1
+    # The file stayed appendable: every record after the torn one is whole.
+    records = Ledger(ledger).read()
+    assert records[-1]["event"] == "downloaded"
+
+
+def test_restart_turns_an_unanswered_create_into_may_exist_and_an_unsent_one_into_cancelled(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    ledger = Ledger(tmp_outputs / "ledger.jsonl")
+    body = quick_request("in flight when the kernel died").to_body()
+    ledger.append("intent", job="job-a", request_hash="h-a", request=body, state="intent")
+    ledger.append("status", job="job-a", state="submitting", body=body)
+    unsent = quick_request("never sent").to_body()
+    ledger.append("intent", job="job-b", request_hash="h-b", request=unsent, state="intent")
+    manager = make_manager(tmp_outputs)
+    a, b = manager.get("job-a"), manager.get("job-b")
+    assert isinstance(a, Job)
+    assert isinstance(b, Job)
+    assert a.status == JobState.MAY_EXIST
+    assert "may exist" in a.error  # type: ignore[operator]
+    assert b.status == JobState.CANCELLED
+    assert "nothing was created" in b.error  # type: ignore[operator]
+    assert isinstance(a.snapshot(), JobSnapshot)
+    assert a.request is not None
+    assert a.request.prompt == "in flight when the kernel died"
+    time.sleep(0.2)
+    assert emulator.stats()["create"] == 0
