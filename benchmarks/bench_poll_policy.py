@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
-from seedance_widgets.jobs import AdaptivePolicy, BaselinePolicy, Job, JobManager, JobSnapshot, JobState
+from seedance_widgets.jobs import (
+    AdaptivePolicy,
+    BaselinePolicy,
+    Job,
+    JobManager,
+    JobSnapshot,
+    JobState,
+    PollPolicy,
+)
 
 from ._env import NotMeasured, emulator_process
 
@@ -114,7 +122,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         offset = int(emu.stats()["tasks"])
         client.create(_request())
         _wait_rendered(emu, timeout=120)
-        sides = {
+        sides: dict[str, PollPolicy] = {
             "policy": AdaptivePolicy(),
             "baseline": BaselinePolicy(),
         }

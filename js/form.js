@@ -30,6 +30,9 @@ const SLOTS = [
 
 const ACCEPT = "image/png,image/jpeg,image/webp,image/gif";
 
+/** The parameter traits (seedance_widgets/widgets/form.py PARAM_TRAITS). */
+export const PARAM_NAMES = ["prompt", "duration", "aspect_ratio", "resolution", "audio", "seed_mode", "seed", "camera_fixed"];
+
 /**
  * @typedef {Object} AnyModel
  * @property {(name: string) => any} get
@@ -148,10 +151,23 @@ function render({ model, el: host }) {
     model.on(event, fn);
     cleanups.push(() => model.off(event, fn));
   }
+  // Ordering. ipywidgets holds back a trait edit while an earlier one is unacknowledged, but
+  // sends custom messages at once, so "type, then Ctrl+Enter" could reach the kernel as
+  // "generate, then the last keystrokes". Every edit therefore bumps `edit_seq` (sent with it),
+  // and actions that depend on the form carry that number and the values the page shows: the
+  // kernel applies those first and drops held-back edits that are not newer.
   /** @param {string} name @param {unknown} value */
   function setTrait(name, value) {
     model.set(name, value);
+    model.set("edit_seq", (model.get("edit_seq") ?? 0) + 1);
     model.save_changes();
+  }
+  /** The parameter values this page shows (pending edits included). */
+  function shownParams() {
+    /** @type {Record<string, unknown>} */
+    const params = {};
+    for (const name of PARAM_NAMES) params[name] = model.get(name);
+    return params;
   }
   const limits = () => model.get("limits") ?? {};
 
@@ -290,7 +306,7 @@ function render({ model, el: host }) {
     const choose = el("label", { className: "seedance-button seedance-choose", text: "Choose file", attrs: { for: `${uid}-${role}-file` } });
     const url = el("input", {
       className: "seedance-url",
-      attrs: { type: "url", placeholder: "or paste an image URL", "aria-label": `${label} image URL` },
+      attrs: { type: "url", placeholder: "https://… image URL", "aria-label": `${label} image URL` },
     });
     const addUrl = el("button", { className: "seedance-button seedance-add-url", text: "Add", attrs: { type: "button" } });
     const hint = el("span", { className: "seedance-drop-hint", text: "Drop an image here" });
@@ -327,7 +343,7 @@ function render({ model, el: host }) {
       if (files && files.length) sendFiles(role, files);
       else sendUrl(role, event.dataTransfer?.getData("text/uri-list") || event.dataTransfer?.getData("text/plain") || "");
     });
-    return { role, label, multiple, slot, title, thumbs, controls };
+    return { role, label, multiple, slot, title, thumbs, controls, hint };
   });
   const imagesField = el("div", { className: "seedance-field" }, [
     el("span", { className: "seedance-label", text: "Images (optional)" }),
@@ -371,6 +387,7 @@ function render({ model, el: host }) {
       replaceChildren(slot.thumbs, mine.map(thumbnail));
       setText(slot.title, slot.multiple ? `${slot.label} ${mine.length} / ${maxRefs}` : slot.label);
       slot.slot.dataset.filled = String(mine.length > 0);
+      setText(slot.hint, !slot.multiple && mine.length ? "Drop or choose another to replace it" : "Drop an image here");
       // A full slot hides its inputs; a single-image slot keeps them (a new image replaces the old).
       show(slot.controls, !slot.multiple || mine.length < maxRefs);
     }
@@ -381,6 +398,7 @@ function render({ model, el: host }) {
   const outputLabel = el("div", { className: "seedance-output" });
   const estimate = el("div", { className: "seedance-estimate", attrs: { "aria-live": "polite" } });
   const seedUsed = el("div", { className: "seedance-seed-used" });
+  const backend = el("div", { className: "seedance-backend" });
   const summary = el("aside", { className: "seedance-summary", attrs: { "aria-label": "Summary" } }, [
     el("span", { className: "seedance-label", text: "Output" }),
     outputLabel,
@@ -388,6 +406,8 @@ function render({ model, el: host }) {
     estimate,
     el("span", { className: "seedance-label", text: "Last seed used" }),
     seedUsed,
+    el("span", { className: "seedance-label", text: "Sends to" }),
+    backend,
   ]);
 
   // ---- footer: reason, generate ------------------------------------------------------------------------
@@ -407,7 +427,7 @@ function render({ model, el: host }) {
 
   function doGenerate() {
     if (generate.disabled) return;
-    model.send({ kind: MSG.GENERATE });
+    model.send({ kind: MSG.GENERATE, seq: model.get("edit_seq") ?? 0, params: shownParams() });
   }
   listen(generate, "click", doGenerate);
 
@@ -434,7 +454,7 @@ function render({ model, el: host }) {
 
   /** compare picks made in this view (the kernel's `compare` trait holds the active pair) */
   let picks = /** @type {string[]} */ ([]);
-  /** @type {Map<string, { root: HTMLElement, card: ReturnType<typeof createJobCard>, pick: HTMLInputElement, reuse: HTMLButtonElement, seedChip: HTMLElement }>} */
+  /** @type {Map<string, { root: HTMLElement, card: ReturnType<typeof createJobCard>, pick: HTMLInputElement, reuse: HTMLButtonElement }>} */
   const cards = new Map();
 
   /** @param {string} id */
@@ -450,8 +470,7 @@ function render({ model, el: host }) {
       attrs: { type: "button" },
     });
     const pick = el("input", { className: "seedance-compare-pick", attrs: { type: "checkbox", id: `${uid}-pick-${id}` } });
-    const seedChip = el("span", { className: "seedance-card-seed" });
-    reuse.addEventListener("click", () => model.send({ kind: MSG.REUSE_SETTINGS, id }));
+    reuse.addEventListener("click", () => model.send({ kind: MSG.REUSE_SETTINGS, id, seq: model.get("edit_seq") ?? 0 }));
     pick.addEventListener("change", () => {
       picks = pick.checked ? [...picks.filter((p) => p !== id), id].slice(-2) : picks.filter((p) => p !== id);
       if (picks.length === 2) model.send({ kind: MSG.COMPARE, ids: picks });
@@ -459,12 +478,11 @@ function render({ model, el: host }) {
       drawPicks();
     });
     const tools = el("div", { className: "seedance-card-tools" }, [
-      seedChip,
       reuse,
       el("label", { className: "seedance-check", attrs: { for: `${uid}-pick-${id}` } }, [pick, el("span", { text: "compare" })]),
     ]);
     const root = el("article", { className: "seedance-card", attrs: { "data-id": id } }, [card.el, tools]);
-    return { root, card, pick, reuse, seedChip };
+    return { root, card, pick, reuse };
   }
 
   function drawPicks() {
@@ -492,16 +510,13 @@ function render({ model, el: host }) {
         cards.set(item.id, entry);
       }
       entry.card.update(item);
-      setText(entry.seedChip, item.seed_used !== null && item.seed_used !== undefined ? `seed ${item.seed_used}` : "seed random");
       entry.root.dataset.state = item.state;
       return entry.root;
     });
     // Re-append only when the order changed, so playing videos are not interrupted.
     const current = Array.from(historyList.children);
     if (current.length !== nodes.length || nodes.some((n, i) => current[i] !== n)) replaceChildren(historyList, nodes);
-    const active = items.filter((c) => !["done", "failed", "timed_out", "cancelled", "expired", "may_exist"].includes(c.state));
     setText(historyTitle, items.length ? `History · ${items.length} job${items.length === 1 ? "" : "s"}` : "");
-    setText(running, active.length ? ` · ${active.length} running` : "");
     show(history, items.length > 0);
     picks = picks.filter((p) => seen.has(p));
     drawPicks();
@@ -701,6 +716,9 @@ function render({ model, el: host }) {
     setText(estimate, model.get("invalid_reason") ? "—" : `${formatCost(model.get("estimate_usd"))} · list price, not the gateway's bill`);
     const last = model.get("last_seed");
     setText(seedUsed, last === null || last === undefined ? "—" : String(last));
+    setText(backend, model.get("backend") || "—");
+    const session = model.get("session") ?? "";
+    setText(running, session ? ` · ${session}` : "");
   }
   function drawError() {
     const message = model.get("error") ?? "";
@@ -717,7 +735,7 @@ function render({ model, el: host }) {
       drawValidity();
       drawSummary();
     },
-    "change:estimate_usd change:output_label change:last_seed": drawSummary,
+    "change:estimate_usd change:output_label change:last_seed change:backend change:session": drawSummary,
     "change:error": drawError,
     "change:history": () => {
       drawHistory();

@@ -56,7 +56,7 @@ export function cardData(model) {
  * @returns {Promise<Blob | string | null>}
  */
 async function loadVideo(model) {
-  /** @type {DataView | null} */
+  /** @type {DataView<ArrayBuffer> | null} */
   const embedded = model.get("video_bytes");
   if (embedded && embedded.byteLength > 0) return new Blob([embedded], { type: "video/mp4" });
   return requestVideo(model);

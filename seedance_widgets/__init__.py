@@ -21,6 +21,9 @@ _LAZY: dict[str, str] = dict.fromkeys(
     ),
     "seedance_widgets.jobs",
 )
+# `grid` is the submodule, which is callable (it runs grid.grid), like `jobs`.
+_LAZY.update({"grid": "seedance_widgets.grid", "Grid": "seedance_widgets.grid"})
+_LAZY.update({"JobView": "seedance_widgets.widgets"})
 __all__ += list(_LAZY)
 
 

@@ -13,7 +13,9 @@ import base64
 import dataclasses
 import html
 import itertools
+import sys
 import time
+import types
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,15 @@ from .jobs.api import _images
 from .jobs.state import JobSnapshot
 
 #: Request fields a grid can sweep, in the order its axes are chosen for the gallery.
-SWEEPABLE: tuple[str, ...] = ("prompt", "seed", "duration", "aspect_ratio", "resolution", "audio", "camera_fixed")
+SWEEPABLE: tuple[str, ...] = (
+    "prompt",
+    "seed",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "audio",
+    "camera_fixed",
+)
 
 
 def _as_values(name: str, value: Any) -> list[Any]:
@@ -93,12 +103,13 @@ class Grid:
         return out
 
     def table(self) -> Any:
-        """One row per job: a pandas DataFrame when pandas is installed, else a list of dicts."""
+        """One row per job: a pandas DataFrame when pandas is installed, else a list of dicts
+        (a :class:`Table`, which a notebook shows as an HTML table)."""
         rows = self.records()
         try:
             import pandas as pd
         except ImportError:
-            return rows
+            return Table(rows)
         return pd.DataFrame(rows)
 
     def to_html(self, path: str | Path, *, embed: bool = True) -> Path:
@@ -119,7 +130,10 @@ class Grid:
         done = sum(1 for s in snaps if s.state == "done")
         failed = sum(1 for s in snaps if s.is_final and s.state != "done")
         cost = sum(s.cost_estimate for s in snaps if not s.from_cache)
-        axes = " x ".join(f"{a} ({len({str(c.values.get(a)) for c in self.cells})})" for a in self.axes) or "1 job"
+        axes = (
+            " x ".join(f"{a} ({len({str(c.values.get(a)) for c in self.cells})})" for a in self.axes)
+            or "1 job"
+        )
         return (
             f"Grid {axes}: {len(snaps)} jobs, {done} done, {failed} ended without a video, "
             f"~${cost:.2f} (estimate, cache hits are free)"
@@ -135,6 +149,29 @@ class Grid:
         from IPython.display import display
 
         display(self.gallery())
+
+
+class Table(list):  # type: ignore[type-arg]
+    """``Grid.table()`` without pandas: a plain list of dicts that a notebook shows as a table."""
+
+    def _repr_html_(self) -> str:
+        columns: list[str] = []
+        for row in self:
+            columns += [key for key in row if key not in columns]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell_text(row.get(c)))}</td>" for c in columns) + "</tr>"
+            for row in self
+        )
+        return f'<table class="seedance-grid-table"><tr>{head}</tr>{body}</table>'
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _record(snap: JobSnapshot) -> dict[str, Any]:
@@ -185,7 +222,9 @@ def grid(
     """
     sweep: dict[str, list[Any]] = {
         "prompt": _as_values("prompts", [prompts] if isinstance(prompts, str) else list(prompts)),
-        "seed": [None] if seeds is None else _as_values("seeds", seeds if not isinstance(seeds, int) else [seeds]),
+        "seed": [None]
+        if seeds is None
+        else _as_values("seeds", seeds if not isinstance(seeds, int) else [seeds]),
         "duration": _as_values("duration", duration),
         "aspect_ratio": _as_values("aspect_ratio", aspect_ratio),
         "resolution": _as_values("resolution", resolution),
@@ -200,7 +239,7 @@ def grid(
     images = _images(first_frame, last_frame, references)
     if dry_run:
         return [chosen.submit(req, images=images, rerun=rerun, dry_run=True) for req in requests]  # type: ignore[misc]
-    _check_grid_budget(chosen, requests, rerun)
+    _check_grid_budget(chosen, requests, images, rerun)
     cells = []
     for combo, req in zip(combos, requests, strict=True):
         job = chosen.submit(req, images=images, rerun=rerun)
@@ -210,24 +249,51 @@ def grid(
     return Grid(cells, axes)
 
 
-def _check_grid_budget(manager: JobManager, requests: list[GenerationRequest], rerun: bool) -> None:
+def _check_grid_budget(
+    manager: JobManager, requests: list[GenerationRequest], images: list[Any], rerun: bool
+) -> None:
     """Refuse the whole grid up front when its estimate would pass the session budget."""
     budget = getattr(manager, "budget_usd", None)
     if budget is None:
         return
     spent = float(getattr(manager, "spent_usd", 0.0) or 0.0)
-    # Cached requests cost nothing unless rerun; the manager knows which ones are cached.
-    is_cached = getattr(manager, "is_cached", None)
-    total = sum(
-        request_cost_usd(req) for req in requests if rerun or not (callable(is_cached) and is_cached(req))
-    )
+    # Requests the manager will answer without a create (cached, in flight) cost nothing
+    # unless rerun.
+    total = sum(request_cost_usd(req) for req in requests if rerun or not _is_free(manager, req, images))
     if spent + total > budget + 1e-9:
         from .jobs import BudgetExceededError
 
         raise BudgetExceededError(
-            f"This grid of {len(requests)} jobs is estimated at ${total:.2f}; with ${spent:.2f} already spent "
-            f"this session it would pass the ${budget:.2f} budget. Nothing was submitted."
+            f"This grid of {len(requests)} jobs is estimated at ${total:.2f}; with ${spent:.2f} "
+            f"already spent this session it would pass the ${budget:.2f} budget. Nothing was submitted."
         )
+
+
+#: States in which a job's request, asked again, makes a new task (see JobManager.submit).
+_RETRY_STATES = frozenset({"failed", "cancelled"})
+
+
+def _is_free(manager: JobManager, request: GenerationRequest, images: list[Any]) -> bool:
+    """Whether submitting ``request`` (without rerun) would be answered with no create.
+
+    Uses ``manager.is_cached(request)`` when the manager offers it (and no images are
+    involved, as it takes the request alone); otherwise reads the manager's jobs: the
+    request's hash (from a dry run, which sends nothing) names a job that finished or is
+    still running.
+    """
+    is_cached = getattr(manager, "is_cached", None)
+    if callable(is_cached) and not images:
+        return bool(is_cached(request))
+    dry = manager.submit(request, images=images, dry_run=True)
+    assert isinstance(dry, DryRun)
+    latest = None
+    for job in manager.jobs():
+        snap = job.snapshot()
+        if snap.request_hash == dry.request_hash and not snap.from_cache:
+            latest = snap
+    if latest is None or latest.state in _RETRY_STATES:
+        return False
+    return not (latest.state == "timed_out" and not latest.task_id)
 
 
 # ---- the shareable page -------------------------------------------------------------------------
@@ -282,6 +348,20 @@ code{font-size:11px}
 """
 
 
+def _shared_settings(grid: Grid) -> str:
+    """The settings every video of the grid shares (those not swept), as a list."""
+    if not grid.cells:
+        return ""
+    shared = {k: v for k, v in grid.cells[0].values.items() if k not in grid.axes}
+    if not shared:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(name)}: <span class='v'>{html.escape(str(value))}</span></li>"
+        for name, value in shared.items()
+    )
+    return f"<ul class='shared'>{items}</ul>"
+
+
 def _page(grid: Grid, base: Path, embed: bool) -> str:
     from ._version import __version__
 
@@ -292,5 +372,16 @@ def _page(grid: Grid, base: Path, embed: bool) -> str:
         f"<title>Seedance grid: {html.escape(grid.summary())}</title><style>{_STYLE}</style></head><body>"
         f"<h1>Seedance experiment grid</h1><p>Model <code>{html.escape(model)}</code>, "
         f"made with seedance_widgets {html.escape(__version__)}. Costs are estimates from a list price.</p>"
-        f"{_results_table(grid, base, embed)}</body></html>"
+        f"{_shared_settings(grid)}{_results_table(grid, base, embed)}</body></html>"
     )
+
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling it runs :func:`grid`, so ``seedance_widgets.grid(...)`` works
+    whether or not this submodule was imported first (an import binds the module over the name)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Grid | list[DryRun]:
+        return grid(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

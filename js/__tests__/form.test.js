@@ -30,6 +30,8 @@ function formState(overrides = {}) {
     output_label: "1280×720 · 24 fps · 5 s",
     last_seed: null,
     error: "",
+    backend: "an emulator at http://127.0.0.1:1: synthetic clips, nothing billed",
+    session: "1 running · session ≈ $0.13 (estimate)",
     history: [],
     compare: [],
     ...overrides,
@@ -98,6 +100,8 @@ describe("SeedanceForm view", () => {
       expect($(`.seedance-slot[data-role=${role}] input.seedance-url`)).not.toBeNull();
     }
     expect($(".seedance-estimate")?.textContent).toContain("≈ $0.13 (estimate)");
+    expect($(".seedance-backend")?.textContent).toBe("an emulator at http://127.0.0.1:1: synthetic clips, nothing billed");
+    expect($(".seedance-running")?.textContent).toBe(" · 1 running · session ≈ $0.13 (estimate)");
     expect($(".seedance-invalid")).not.toBeNull();
     expect($("button.seedance-generate")).not.toBeNull();
     expect($(".seedance-history")).not.toBeNull();
@@ -182,6 +186,28 @@ describe("SeedanceForm view", () => {
     expect(generate.disabled).toBe(false);
   });
 
+  it("edits count up edit_seq; generate carries it with the values shown", () => {
+    const { model, $ } = mount(formState({ edit_seq: 0 }));
+    const prompt = /** @type {HTMLTextAreaElement} */ ($("textarea.seedance-prompt"));
+    prompt.value = "a hare";
+    prompt.dispatchEvent(new Event("input"));
+    /** @type {HTMLButtonElement} */ ($('button.seedance-ratio[data-ratio="4:3"]')).click();
+    expect(model.get("edit_seq")).toBe(2);
+    /** @type {HTMLButtonElement} */ ($("button.seedance-generate")).click();
+    const sent = model.sent.at(-1)?.content;
+    expect(sent).toMatchObject({ kind: MSG.GENERATE, seq: 2 });
+    expect(sent.params).toEqual({
+      prompt: "a hare",
+      duration: 5,
+      aspect_ratio: "4:3",
+      resolution: "720p",
+      audio: false,
+      seed_mode: "random",
+      seed: 0,
+      camera_fixed: false,
+    });
+  });
+
   it("Generate and Ctrl/Cmd+Enter send one generate message; not while invalid", () => {
     const { model, $ } = mount();
     /** @type {HTMLButtonElement} */ ($("button.seedance-generate")).click();
@@ -191,6 +217,7 @@ describe("SeedanceForm view", () => {
     expect(event.defaultPrevented).toBe(true);
     prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", metaKey: true, bubbles: true }));
     expect(model.sent.map((m) => m.content.kind)).toEqual([MSG.GENERATE, MSG.GENERATE, MSG.GENERATE]);
+    expect(model.sent[0].content.params.prompt).toBe("A paper boat drifting on a pond at dawn");
     model.set("invalid_reason", "prompt='' is not allowed");
     prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", ctrlKey: true, bubbles: true }));
     expect(model.sent).toHaveLength(3);
@@ -270,8 +297,8 @@ describe("SeedanceForm view", () => {
     const cards = $$(".seedance-card");
     expect(cards.map((c) => c.dataset.id)).toEqual(["j3", "j2", "j1"]);
     expect(cards[0].querySelector(".seedance-job")?.getAttribute("data-state")).toBe("running");
-    expect(cards[1].querySelector(".seedance-card-seed")?.textContent).toBe("seed 88");
-    expect(cards[0].querySelector(".seedance-card-seed")?.textContent).toBe("seed random");
+    // The seed chip shows the seed used (CardBook puts it in params.seed).
+    expect([...cards[1].querySelectorAll(".seedance-chip")].map((c) => c.textContent)).toContain("seed 1234");
     expect(/** @type {HTMLInputElement} */ (cards[0].querySelector("input.seedance-compare-pick")).disabled).toBe(true);
 
     // Done cards asked the kernel for their videos, naming the job.
@@ -285,7 +312,7 @@ describe("SeedanceForm view", () => {
     await vi.waitFor(() => expect(/** @type {HTMLVideoElement} */ (cards[1].querySelector("video.seedance-video")).src).toMatch(/^blob:/));
 
     /** @type {HTMLButtonElement} */ (cards[1].querySelector("button.seedance-reuse")).click();
-    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.REUSE_SETTINGS, id: "j2" });
+    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.REUSE_SETTINGS, id: "j2", seq: 0 });
 
     const pick = (/** @type {number} */ i) => /** @type {HTMLInputElement} */ (cards[i].querySelector("input.seedance-compare-pick"));
     pick(1).click();

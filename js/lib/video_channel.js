@@ -6,8 +6,8 @@ import { MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "./messages.js";
 /**
  * The subset of an anywidget model this module uses.
  * @typedef {Object} MessageModel
- * @property {(event: string, cb: (msg: any, buffers: DataView[]) => void) => void} on
- * @property {(event: string, cb: (msg: any, buffers: DataView[]) => void) => void} off
+ * @property {(event: string, cb: (msg: any, buffers: DataView<ArrayBuffer>[]) => void) => void} on
+ * @property {(event: string, cb: (msg: any, buffers: DataView<ArrayBuffer>[]) => void) => void} off
  * @property {(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
@@ -24,7 +24,7 @@ export function requestVideo(model, options = {}) {
   counter += 1;
   const id = `v${Date.now().toString(36)}-${counter}`;
   return new Promise((resolve, reject) => {
-    /** @type {(DataView | undefined)[]} */
+    /** @type {(DataView<ArrayBuffer> | undefined)[]} */
     let parts = [];
     let received = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -48,7 +48,7 @@ export function requestVideo(model, options = {}) {
     }
     /**
      * @param {any} msg
-     * @param {DataView[]} buffers
+     * @param {DataView<ArrayBuffer>[]} buffers
      */
     function onMessage(msg, buffers) {
       if (!msg || msg.kind !== MSG_VIDEO_RESPONSE || msg.id !== id) return;
@@ -66,7 +66,7 @@ export function requestVideo(model, options = {}) {
       }
       if (received === chunks) {
         finish();
-        resolve(new Blob(/** @type {DataView[]} */ (parts), { type: msg.mime || "video/mp4" }));
+        resolve(new Blob(/** @type {DataView<ArrayBuffer>[]} */ (parts), { type: msg.mime || "video/mp4" }));
       } else {
         armTimer();
       }

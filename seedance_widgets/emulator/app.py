@@ -23,6 +23,8 @@ from .state import UPLOAD_PREFIX, VIDEO_PREFIX, EmulatorState
 
 #: Room for the multipart envelope around an image at the size cap.
 MULTIPART_OVERHEAD = 64 * 1024
+#: A create body is a few hundred bytes; anything near this is a mistake or an attack.
+MAX_JSON_BYTES = 1024 * 1024
 
 
 def build_app(state: EmulatorState) -> FaultMiddleware:
@@ -46,13 +48,16 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
     async def create(request: Request) -> Response:
         if (denied := unauthorized(request)) is not None:
             return denied
+        raw = await _read_capped(request, MAX_JSON_BYTES)
+        if raw is None:
+            return JSONResponse(error_body(400, "The request body is too large", "invalid_request"), 400)
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except ValueError:
             return JSONResponse(error_body(400, "The request body is not valid JSON", "invalid_request"), 400)
         try:
             generation = GenerationRequest.from_body(body)
-        except ValidationError as err:
+        except (ValidationError, ValueError, TypeError) as err:  # the gateway answers 400 to any bad body
             return JSONResponse(error_body(400, str(err), "invalid_request"), 400)
         banned = state.config.banned_word
         if banned and banned.lower() in generation.prompt.lower():

@@ -16,11 +16,12 @@ class FaultPlan:
     """Draws faults for requests; thread-safe (the server and ``Emulator.configure`` share it)."""
 
     def __init__(self, seed: int) -> None:
-        self._lock = threading.Lock()
+        #: Also held by EmulatorState.configure, so a scripted fault is never both used and kept.
+        self.lock = threading.RLock()
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
-        with self._lock:
+        with self.lock:
             self._rngs = {kind: random.Random(f"faults:{seed}:{kind}") for kind in KINDS}
 
     def draw(self, kind: str, config: EmulatorConfig) -> str | None:
@@ -30,7 +31,7 @@ class FaultPlan:
         """
         if kind not in KINDS:
             return None
-        with self._lock:
+        with self.lock:
             scripted = config.fail_next.get(kind)
             if scripted:
                 return scripted.pop(0)

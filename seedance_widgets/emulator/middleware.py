@@ -20,6 +20,7 @@ from .state import EmulatorState
 
 #: Longest wait for uvicorn to notice a connection we dropped.
 DISCONNECT_WAIT = 5.0
+PATHSEND = "http.response.pathsend"
 
 _STATUS_ERRORS: dict[str, tuple[int, str, str]] = {
     "402": (402, "Insufficient quota: your balance is exhausted", "insufficient_quota"),
@@ -71,10 +72,14 @@ class FaultMiddleware:
         if kind not in KINDS:
             await self.app(scope, receive, counted)
             return
+        extensions = scope.get("extensions") or {}
+        if PATHSEND in extensions:
+            # A server that sends files itself would bypass the body pacing and cutting below.
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k != PATHSEND}}
+        if state.config.latency > 0:
+            await asyncio.sleep(state.config.latency)
+        fault = state.draw_fault(kind)
         config = state.config
-        if config.latency > 0:
-            await asyncio.sleep(config.latency)
-        fault = state.faults.draw(kind, config)
         if fault is not None:
             state.count_fault(fault)
         if fault in _STATUS_ERRORS:

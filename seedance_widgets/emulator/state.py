@@ -84,18 +84,25 @@ class EmulatorState:
 
     # ---- settings ---------------------------------------------------------------------
     def configure(self, **changes: Any) -> EmulatorConfig:
-        new = self.config.replace(**changes)
-        if "fault_seed" in changes:
-            self.faults.reseed(new.fault_seed)
-        if "max_concurrent_renders" in changes:
-            self.renders.set_limit(new.max_concurrent_renders)
-        self.config = new
+        with self.faults.lock:
+            new = self.config.replace(**changes)
+            if "fault_seed" in changes:
+                self.faults.reseed(new.fault_seed)
+            if "max_concurrent_renders" in changes:
+                self.renders.set_limit(new.max_concurrent_renders)
+            self.config = new
         return new
 
     def fail_next(self, kind: str, fault: str, count: int = 1) -> None:
-        queued = {k: list(v) for k, v in self.config.fail_next.items()}
-        queued.setdefault(kind, []).extend([fault] * count)
-        self.configure(fail_next=queued)
+        with self.faults.lock:
+            queued = {k: list(v) for k, v in self.config.fail_next.items()}
+            queued.setdefault(kind, []).extend([fault] * count)
+            self.configure(fail_next=queued)
+
+    def draw_fault(self, kind: str) -> str | None:
+        """The fault for this request, from the settings in force right now."""
+        with self.faults.lock:
+            return self.faults.draw(kind, self.config)
 
     # ---- counters -----------------------------------------------------------------------
     def count_request(self, kind: str) -> None:

@@ -22,13 +22,13 @@ def default_manager() -> JobManager:
     """The process's shared manager (created on first use, output folder from the environment)."""
     global _default
     with _lock:
-        if _default is None or _default._stop.is_set():
-            from .backend import emulator_time_scale, has_key
+        if _default is None or _default.closed:
+            from .backend import emulator_time_scale, has_key, resolve_client
 
-            _default = JobManager()
-            if not has_key():
-                # The built-in emulator runs faster than the gateway: poll at its pace.
-                _default.time_scale = emulator_time_scale()
+            client = resolve_client()
+            # The built-in emulator may run faster than the gateway: poll at its pace.
+            scale = 1.0 if has_key() else emulator_time_scale()
+            _default = JobManager(client=client, time_scale=scale)
         return _default
 
 

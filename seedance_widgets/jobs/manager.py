@@ -86,7 +86,9 @@ class _Image:
     sha256: str | None = None
 
     def stable_url(self) -> str:
-        return self.url if self.sha256 is None else LOCAL_IMAGE_PREFIX + self.sha256
+        if self.sha256 is not None:
+            return LOCAL_IMAGE_PREFIX + self.sha256
+        return self.url or ""
 
 
 @dataclasses.dataclass
@@ -98,6 +100,9 @@ class _Tracked:
     samples: list[PollSample] = dataclasses.field(default_factory=list)
     #: Wall time the task was created (or attached): the policy's and the deadline's clock.
     created_at: float | None = None
+    #: Wall time this manager started watching the task: the deadline's clock (a restart
+    #: or a resume gives a fresh deadline, so a task is always looked at again first).
+    watch_since: float = dataclasses.field(default_factory=time.time)
     #: Bumped to invalidate queued heap entries (cancel, resume).
     generation: int = 0
     failures: int = 0
@@ -184,6 +189,11 @@ class JobManager:
 
     # ---- public API --------------------------------------------------------------------
     @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` has begun: the manager takes no new work."""
+        return self._stop.is_set()
+
+    @property
     def spent_usd(self) -> float:
         """Estimated USD committed by creates this session (an estimate, not the bill)."""
         return round(self._reserved_usd, 4)
@@ -235,26 +245,21 @@ class JobManager:
             return DryRun(body=exact, estimate_usd=estimate, request_hash=request_hash)
         if self._stop.is_set():
             raise SeedanceError("this JobManager has been shut down; make a new one")
+        reused: Job | None = None
+        followup: Callable[[], None] | None = None
         with self._lock:
             if not rerun:
-                reused = self._reuse(request_hash)
-                if reused is not None:
-                    return reused
-            self._check_budget(estimate)
-            local_id = _new_local_id()
-            snap = JobSnapshot(
-                local_id=local_id,
-                request=request,
-                state=JobState.INTENT,
-                submitted_at=time.time(),
-                cost_estimate=estimate,
-                request_hash=request_hash,
-            )
-            job = Job(snap, self)
-            tracked = _Tracked(job=job, images=prepared, reserved_usd=estimate)
-            self._reserved_usd += estimate
-            self._tracked[local_id] = tracked
-            self._by_hash[request_hash] = job
+                reused, followup = self._reuse(request_hash)
+            if reused is None:
+                self._check_budget(estimate)
+                tracked = self._new_tracked(request, request_hash, estimate, prepared)
+        if reused is not None:
+            # Job updates (and so observers) run outside the manager's lock.
+            if followup is not None:
+                followup()
+            return reused
+        job = tracked.job
+        local_id = job.local_id
         # The intent is durable before any paid call can happen.
         self.store.ledger.append(
             "intent",
@@ -285,12 +290,12 @@ class JobManager:
             raise ValueError("attach() takes a task id such as 'task_vid_...'")
         task_id = task_id.strip()
         with self._lock:
-            for tracked in self._tracked.values():
-                if tracked.job.task_id == task_id:
-                    snap = tracked.job.snapshot()
-                    if snap.state in (JobState.TIMED_OUT, JobState.CANCELLED, JobState.FAILED):
-                        self._resume(tracked)
-                    return tracked.job
+            known = next((t for t in self._tracked.values() if t.job.task_id == task_id), None)
+        if known is not None:
+            if known.job.status in (JobState.TIMED_OUT, JobState.CANCELLED, JobState.FAILED):
+                self._resume(known)
+            return known.job
+        with self._lock:
             local_id = _new_local_id()
             now = time.time()
             snap = JobSnapshot(
@@ -332,13 +337,25 @@ class JobManager:
             )
         with self._lock:
             tracked = self._tracked.get(snap.local_id)
-            images = [
-                (i.role, i.url if i.data is None else i.data) for i in (tracked.images if tracked else [])
-            ]
+        images = self._image_inputs(tracked.images if tracked else [])
         request = snap.request.replace(image_with_roles=(), image_urls=()) if images else snap.request
         new = self.submit(request, images=images, rerun=True)
         assert isinstance(new, Job)
         return new
+
+    def _image_inputs(self, images: list[_Image]) -> list[ImageInput]:
+        """A job's images as submit() takes them: bytes for local ones (from the store if needed)."""
+        inputs: list[ImageInput] = []
+        for image in images:
+            source: str | bytes | None = image.data
+            if source is None and image.sha256 is not None:
+                kept = sorted(self.store.uploads.glob(f"{image.sha256[:16]}.*"))
+                source = kept[0].read_bytes() if kept else None
+            source = source if source is not None else image.url
+            if source is None:
+                raise SeedanceError(f"the {image.role} image of this job is no longer available")
+            inputs.append((image.role, source))
+        return inputs
 
     def cancel(self, job: Job) -> None:
         """Stop watching ``job`` and record it; the task may still finish and be billed."""
@@ -393,6 +410,25 @@ class JobManager:
         self.shutdown()
 
     # ---- submit helpers ----------------------------------------------------------------
+    def _new_tracked(
+        self, request: GenerationRequest, request_hash: str, estimate: float, images: list[_Image]
+    ) -> _Tracked:
+        """Register a new job (caller holds the lock) and reserve its estimate against the budget."""
+        local_id = _new_local_id()
+        snap = JobSnapshot(
+            local_id=local_id,
+            request=request,
+            state=JobState.INTENT,
+            submitted_at=time.time(),
+            cost_estimate=estimate,
+            request_hash=request_hash,
+        )
+        tracked = _Tracked(job=Job(snap, self), images=images, reserved_usd=estimate)
+        self._reserved_usd += estimate
+        self._tracked[local_id] = tracked
+        self._by_hash[request_hash] = tracked.job
+        return tracked
+
     def _prepare_images(self, request: GenerationRequest, images: Sequence[ImageInput]) -> list[_Image]:
         if not images:
             return []
@@ -420,20 +456,20 @@ class JobManager:
         )
         return prepared
 
-    def _reuse(self, request_hash: str) -> Job | None:
-        """The job to hand back for an identical request, or None to create a new task."""
+    def _reuse(self, request_hash: str) -> tuple[Job | None, Callable[[], None] | None]:
+        """The job to hand back for an identical request (None: create a new task), and what to
+        do once the lock is released (job updates call observers, so never under the lock)."""
         existing = self._by_hash.get(request_hash)
         if existing is None:
-            return None
+            return None, None
         snap = existing.snapshot()
         if not snap.is_final or snap.state in (JobState.MAY_EXIST, JobState.EXPIRED):
-            return existing
+            return existing, None
         tracked = self._tracked[snap.local_id]
         if snap.state == JobState.TIMED_OUT and snap.task_id:
-            self._resume(tracked)
-            return existing
+            return existing, functools.partial(self._resume, tracked)
         if snap.state != JobState.DONE:
-            return None  # failed or cancelled: asking again means trying again
+            return None, None  # failed or cancelled: asking again means trying again
         if self.store.file_matches(snap.path, snap.sha256):
             cached = Job(
                 dataclasses.replace(
@@ -447,13 +483,11 @@ class JobManager:
                 self,
             )
             self._tracked[cached.local_id] = _Tracked(job=cached)
-            return cached
+            return cached, None
         # The file is gone or altered: fetch it again while the gateway's URL lives.
         if snap.video_url and snap.task_id and (snap.expires_at or 0) > time.time():
             tracked.download_attempts = 0
-            existing._update(state=JobState.DOWNLOADING, path=None, sha256=None, error=None, finished_at=None)
-            self._run_in_pool(lambda: self._download(tracked))
-            return existing
+            return existing, functools.partial(self._fetch_again, tracked)
         message = (
             f"the saved video of task {snap.task_id} is missing or altered and the gateway's URL has "
             "expired; pass rerun=True to make (and pay for) a new task"
@@ -472,7 +506,12 @@ class JobManager:
             self,
         )
         self._tracked[expired.local_id] = _Tracked(job=expired)
-        return expired
+        return expired, None
+
+    def _fetch_again(self, tracked: _Tracked) -> None:
+        """Download a finished task's video again (the saved file is gone or altered)."""
+        tracked.job._update(state=JobState.DOWNLOADING, path=None, sha256=None, error=None, finished_at=None)
+        self._run_in_pool(lambda: self._download(tracked))
 
     def _check_budget(self, estimate: float) -> None:
         if self.budget_usd is None:
@@ -603,6 +642,7 @@ class JobManager:
         self._rate_limit_streak = 0
         now = time.time()
         tracked.created_at = now
+        tracked.watch_since = now
         tracked.failures = 0
         self.store.ledger.append("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
         if job.snapshot().is_final:
@@ -730,7 +770,7 @@ class JobManager:
         if snap.state not in (JobState.QUEUED, JobState.RUNNING) or snap.task_id is None:
             return
         generation = tracked.generation
-        if self._gateway_elapsed(tracked, time.time()) > self.deadline_s:
+        if (time.time() - tracked.watch_since) * self.time_scale > self.deadline_s:
             self._timed_out(tracked)
             return
         polls = snap.polls + 1
@@ -798,7 +838,7 @@ class JobManager:
         common["eta_seconds"] = None if eta is None else eta / self.time_scale
         job._update(state=state, error=None, **common)
         delay = self.poll_policy.next_delay(tracked.samples) / self.time_scale
-        remaining = (self.deadline_s - self._gateway_elapsed(tracked, now)) / self.time_scale
+        remaining = self.deadline_s / self.time_scale - (now - tracked.watch_since)
         self._schedule(tracked, max(0.0, min(delay, remaining + 0.01)), generation)
 
     def _timed_out(self, tracked: _Tracked) -> None:
@@ -817,7 +857,7 @@ class JobManager:
         """Watch a timed-out, cancelled or failed-download job's task again."""
         with self._lock:
             tracked.generation += 1
-            tracked.created_at = time.time()
+            tracked.created_at = tracked.watch_since = time.time()
             tracked.samples.clear()
             tracked.failures = 0
             tracked.download_attempts = 0

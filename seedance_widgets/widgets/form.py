@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import anywidget
 import traitlets
@@ -139,10 +140,17 @@ class SeedanceForm(anywidget.AnyWidget):
     output_label = traitlets.Unicode("", help="output size, frame rate and length").tag(sync=True)
     #: The seed the newest job ran with, once known (None before).
     last_seed = traitlets.Int(None, allow_none=True, help="seed used by the newest job").tag(sync=True)
+    #: Where Generate sends jobs, and whether that is billed (never the key).
+    backend = traitlets.Unicode("", help="where jobs go (emulator or the real gateway)").tag(sync=True)
+    #: This session's running jobs and estimated spend against the manager's budget.
+    session = traitlets.Unicode("", help="running jobs and estimated session spend").tag(sync=True)
     #: The last error from an action, shown under the form ("" = none).
     error = traitlets.Unicode("", help="last action error shown under the form").tag(sync=True)
     #: Cards of the submitted jobs, newest first (see gallery.CardBook); JSON only, never video bytes.
     history = traitlets.List(traitlets.Dict(), help="cards of submitted jobs, newest first").tag(sync=True)
+    #: Count of parameter edits made in the page. Sent along with each edit; actions carry the
+    #: count they follow, so edits held back by ipywidgets' throttle cannot land after them.
+    edit_seq = traitlets.Int(0, help="page edit counter (orders edits against actions)").tag(sync=True)
     #: Local ids of the two cards shown side by side ([] = no comparison).
     compare = traitlets.List(traitlets.Unicode(), help="ids of the two compared cards").tag(sync=True)
 
@@ -175,6 +183,8 @@ class SeedanceForm(anywidget.AnyWidget):
         self._job_images: dict[str, list[dict[str, Any]]] = {}
         self._image_bytes: dict[str, bytes] = {}
         self._unsubscribers: list[Callable[[], None]] = []
+        #: edit_seq of the newest action handled: page edits up to it are already applied.
+        self._action_seq = -1
         super().__init__(**params)
         self.limits = {
             "max_prompt_chars": MAX_PROMPT_CHARS,
@@ -195,6 +205,7 @@ class SeedanceForm(anywidget.AnyWidget):
         self._videos = VideoServer(self, self._by_id.get)
         self.on_msg(self._dispatch)
         self._refresh()
+        self.backend = self._backend_label()
 
     # ---- validation of parameters (Python assignments and the page alike) ----------------
     @traitlets.validate("duration", "aspect_ratio", "resolution")
@@ -259,6 +270,28 @@ class SeedanceForm(anywidget.AnyWidget):
         else:
             self.output_label = ""
         self.invalid_reason = reason or ""
+
+    def _backend_label(self) -> str:
+        """Where jobs go, without creating the default manager (it may spawn an emulator)."""
+        if self._manager is None:
+            from seedance_widgets.jobs.backend import has_key
+
+            if has_key():
+                return "the Seedance gateway (TOAPIS_API_KEY is set): jobs are billed"
+            return "the built-in emulator (no TOAPIS_API_KEY): synthetic clips, nothing billed"
+        base_url = str(self._manager.client.base_url)
+        if urlparse(base_url).hostname in ("127.0.0.1", "localhost", "::1"):
+            return f"an emulator at {base_url}: synthetic clips, nothing billed"
+        return f"the gateway at {base_url}: jobs are billed"
+
+    def _session_label(self) -> str:
+        running = sum(1 for job in self._jobs if not job.snapshot().is_final)
+        parts = [f"{running} running"] if running else []
+        if self._manager is not None:
+            spent = f"session ≈ ${self._manager.spent_usd:.2f} (estimate)"
+            budget = self._manager.budget_usd
+            parts.append(spent + (f" of ${budget:.2f} budget" if budget is not None else ""))
+        return " · ".join(parts)
 
     @property
     def request(self) -> GenerationRequest:
@@ -365,6 +398,7 @@ class SeedanceForm(anywidget.AnyWidget):
             images = [dict(img) for img in self.images]
         del fields["image_with_roles"]
         job = self._submit(fields, images)
+        self.backend = self._backend_label()  # the default manager exists now
         with self._lock:
             known = job.local_id in self._by_id
             if known:  # the engine handed back the same job (identical request): move it up
@@ -415,6 +449,7 @@ class SeedanceForm(anywidget.AnyWidget):
         with self.hold_sync():
             self.history = cards
             self.last_seed = cards[0]["seed_used"] if cards else None
+            self.session = self._session_label()
 
     def _on_snapshot(self, snapshot: JobSnapshot) -> None:
         # Called from the engine's threads: assign traits only (ipywidgets sends the update).
@@ -428,6 +463,28 @@ class SeedanceForm(anywidget.AnyWidget):
             self.error = f"Error while updating the history: {type(exc).__name__}: {exc}"
 
     # ---- page -> kernel ---------------------------------------------------------------------------
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply the page's trait edits, except those an action already applied or overrode."""
+        seq = sync_data.get("edit_seq")
+        if isinstance(seq, int) and seq <= self._action_seq:
+            # Held back by the page's throttle and sent after an action that carried them:
+            # applying them now would undo what the action did (e.g. reuse-settings).
+            sync_data = {k: v for k, v in sync_data.items() if k not in PARAM_TRAITS and k != "edit_seq"}
+        super().set_state(sync_data)
+
+    def _apply_page_state(self, content: dict[str, Any]) -> None:
+        """Before an action: take the parameters as the page shows them, then fence older edits."""
+        seq = content.get("seq")
+        if not isinstance(seq, int):
+            return
+        params = content.get("params")
+        if isinstance(params, dict):
+            with self.hold_trait_notifications():
+                for name in PARAM_TRAITS:
+                    if name in params and getattr(self, name) != params[name]:
+                        setattr(self, name, params[name])
+        self._action_seq = max(self._action_seq, seq)
+
     def _dispatch(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
         """The one entry point of the page's actions; unknown kinds are ignored."""
         if not isinstance(content, dict):
@@ -437,6 +494,7 @@ class SeedanceForm(anywidget.AnyWidget):
         if handler is None:
             return
         try:
+            self._apply_page_state(content)
             handler(content, list(buffers or []))
         except (SeedanceError, traitlets.TraitError) as err:
             self.error = str(err)

@@ -35,6 +35,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,11 @@ class JobView(anywidget.AnyWidget):
             self._facts_key = key
         return self._facts
 
+    def close(self) -> None:
+        """Close the widget and stop observing the job (the job itself carries on)."""
+        self._stop_watching()
+        super().close()
+
     def _stop_watching(self) -> None:
         with self._lock:
             unsubscribe, self._unsubscribe = self._unsubscribe, None
@@ -351,11 +357,9 @@ class _KernelParent:
             parent = kernel.get_parent()
         except LookupError:
             parent = None
+        # Only ipykernel 7 keeps the shell's reply identity in a ContextVar; set_parent wants it back.
         ident_var = getattr(kernel, "_shell_parent_ident", None)
-        try:
-            ident = ident_var.get() if hasattr(ident_var, "get") else ident_var
-        except LookupError:
-            ident = None
+        ident = ident_var.get(None) if isinstance(ident_var, ContextVar) else None
         return cls(kernel, ident, parent)
 
     def ensure_in_this_thread(self) -> None:

@@ -172,8 +172,11 @@ def test_form_dark_theme(ui: str, jupyter: JupyterServer, page: Page, dark_theme
     )
     # The form follows the theme: its background is dark, its text light.
     colors = form.evaluate(
-        """f => { const s = getComputedStyle(f); const t = getComputedStyle(f.querySelector('.seedance-prompt'));
-                  return [s.backgroundColor, t.color, t.backgroundColor]; }"""
+        """f => {
+            const s = getComputedStyle(f);
+            const t = getComputedStyle(f.querySelector('.seedance-prompt'));
+            return [s.backgroundColor, t.color, t.backgroundColor];
+        }"""
     )
     assert _luminance(colors[1]) > 128, f"prompt text is not light on the dark theme: {colors}"
     video = form.locator(".seedance-card video.seedance-video").first

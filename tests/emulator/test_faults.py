@@ -96,7 +96,8 @@ def test_hang_outlasts_a_client_timeout_and_the_task_exists(emulator: Emulator) 
             headers=auth(emulator),
             timeout=(2, 0.3),
         )
-    assert time.monotonic() - started < 2
+    # Generous bound: it only shows the client gave up long before the 10 s hang ended.
+    assert time.monotonic() - started < 8
     assert emulator.stats()["tasks"] == 1
     assert poll(emulator, emulator.task_ids()[0]).status_code == 200  # the server was not blocked
 
@@ -130,29 +131,30 @@ def test_truncated_download_announces_more_than_it_sends(emulator: Emulator) -> 
 def test_slow_fault_and_download_throttle_pace_the_bytes(emulator: Emulator) -> None:
     task, data = finished_video(emulator)
     url = task["result"]["data"][0]["url"]
-    rate = len(data) / 0.5  # half a second for the whole file
+    rate = len(data) / 1.5  # a second and a half for the whole file
     emulator.configure(slow_bytes_per_second=rate)
     emulator.fail_next("download", "slow")
     started = time.monotonic()
     assert requests.get(url, timeout=10).content == data
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.2
     started = time.monotonic()
     requests.get(url, timeout=10)
-    assert time.monotonic() - started < 0.3  # only the one request was slow
+    # Only the one request was slow (a margin wide enough for a loaded 2-core machine).
+    assert time.monotonic() - started < 1.2
     emulator.configure(download_bytes_per_second=rate)
     started = time.monotonic()
     assert requests.get(url, timeout=10).content == data
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.2
 
 
 def test_latency_delays_api_requests_only(emulator: Emulator) -> None:
-    emulator.configure(latency=0.3)
+    emulator.configure(latency=1.5)
     started = time.monotonic()
     poll(emulator, "task_vid_x")
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 1.5
     started = time.monotonic()
     requests.get(f"{emulator.base_url}/_emulator/stats", timeout=5)
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 1.0  # no added latency (wide margin for a loaded machine)
 
 
 def test_fail_next_is_consumed_in_order(emulator: Emulator) -> None:

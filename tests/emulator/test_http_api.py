@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import time
 from typing import Any
 
 import pytest
 import requests
 from emu_support import SMALL_BODY, auth, body, create, finished_video, pattern_png, poll, upload
+from PIL import Image
 
 from seedance_widgets.emulator import Emulator
 
@@ -147,9 +150,6 @@ def test_unknown_task_is_404_task_not_found(emulator: Emulator) -> None:
 def test_upload_accepts_each_type_and_serves_it_back(
     emulator: Emulator, fmt: str, mime: str, ext: str
 ) -> None:
-    import io
-
-    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buf, format=fmt)
@@ -282,3 +282,24 @@ def test_control_endpoints_over_http(emulator: Emulator) -> None:
     reset = requests.post(f"{base}/_emulator/reset", timeout=5).json()
     assert reset["create"] == 0
     assert reset["tasks"] == 1
+
+
+def test_configured_key_never_shows(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "sk-never-shown-4f1c"
+    emulator.configure(api_key=secret)
+    headers = {"Authorization": f"Bearer {secret}"}
+    seen = [
+        create(emulator).text,
+        requests.get(f"{emulator.base_url}/_emulator/stats", timeout=5).text,
+        requests.get(f"{emulator.base_url}/_emulator/config", timeout=5).text,
+        requests.post(f"{emulator.base_url}/v1/videos/generations", json={}, headers=headers, timeout=5).text,
+        requests.get(f"{emulator.base_url}/v1/videos/generations/x", headers=headers, timeout=5).text,
+        repr(emulator),
+        repr(emulator.config),
+        str(emulator.config.to_json()),
+        str(emulator.stats()),
+    ]
+    assert emulator.base_url.startswith("http://127.0.0.1:")
+    for text in [*seen, caplog.text]:
+        assert secret not in text

@@ -218,7 +218,8 @@ def test_server_answers_while_rendering(emulator: Emulator) -> None:
         started = time.perf_counter()
         assert poll(emulator, "task_vid_none").status_code == 404
         worst = max(worst, time.perf_counter() - started)
-    assert worst < 0.5
+    # The event loop is never blocked for a whole render (several seconds at 12 s 720p + audio).
+    assert worst < 1.5
 
 
 def test_render_is_deterministic_when_called_twice(tmp_path: Path) -> None:

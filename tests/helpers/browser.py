@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .jupyter_server import JupyterServer
 
@@ -27,6 +28,8 @@ CHROMIUM_ARGS: list[str] = [
 # Loading JupyterLab and starting a kernel on 2 busy cores can take a while; the first start most.
 PAGE_TIMEOUT_MS = 60_000
 RUN_PROMPT = re.compile(r"\[\d+\]")
+# A prompt's text with every run of whitespace (nbsp included) as one space.
+_NORM = "(el => el.textContent.replace(/\\s+/g, ' ').trim())"
 
 
 def launch_chromium(pw: Playwright) -> Browser:
@@ -84,7 +87,7 @@ class NotebookPage:
         """
         cell = self.cell(index)
         prompt = self.prompt(index)
-        before = prompt.inner_text().strip()
+        before = str(prompt.evaluate(f"el => {_NORM}(el)"))
         for attempt in range(3):
             # Clicking the prompt selects the cell without entering its editor (click scrolls to
             # it, and retries if the notebook re-renders the cell meanwhile).
@@ -101,19 +104,20 @@ class NotebookPage:
     def _wait_outcome(self, prompt: Locator, before: str, wait: bool, timeout_ms: float) -> str:
         """"started" (not waiting), "done" (new execution count) or "dropped" (prompt unchanged
         for 5 s, or back to `before` after a "[*]")."""
+        handle = prompt.element_handle()
+        changed = f"([el, before]) => {_NORM}(el) !== before"
         try:
-            expect(prompt).not_to_have_text(before, timeout=5_000)
-        except AssertionError:
+            self.page.wait_for_function(changed, arg=[handle, before], timeout=5_000)
+        except PlaywrightTimeoutError:
             return "dropped"
         if not wait:
             return "started"
-        handle = prompt.element_handle()
         result = self.page.wait_for_function(
-            """([el, before]) => {
-                const text = el.textContent.trim();
+            f"""([el, before]) => {{
+                const text = {_NORM}(el);
                 if (text === before) return "dropped";
                 return /\\[\\d+\\]/.test(text) ? "done" : false;
-            }""",
+            }}""",
             arg=[handle, before],
             timeout=timeout_ms,
         )

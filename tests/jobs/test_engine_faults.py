@@ -16,6 +16,7 @@ from conftest import quick_request
 
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs import (
+    FINAL_STATES,
     Job,
     JobCancelledError,
     JobExpiredError,
@@ -162,7 +163,7 @@ def _created(out: Path) -> int:
 def test_kill_9_mid_way_then_a_new_manager_finishes_without_creating_again(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
-    emulator.configure(speed=2.0)  # tasks take ~2.5 s: the child dies with all of them in flight
+    emulator.configure(speed=5.0)  # tasks take ~1 s: the child dies with all of them in flight
     child = _child(emulator, tmp_outputs, count=3, tail="time.sleep(60)")
     try:
         _wait_for(lambda: _created(tmp_outputs) == 3)
@@ -172,10 +173,10 @@ def test_kill_9_mid_way_then_a_new_manager_finishes_without_creating_again(
         child.stdout.close()  # type: ignore[union-attr]
     assert child.returncode == -signal.SIGKILL
     assert emulator.stats()["create"] == 3
-    manager = make_manager(tmp_outputs, time_scale=2.0)
+    manager = make_manager(tmp_outputs, time_scale=5.0)
     jobs = manager.jobs()
     assert len(jobs) == 3
-    assert all(j.status in (JobState.QUEUED, JobState.RUNNING) for j in jobs)
+    assert all(j.task_id and j.status not in FINAL_STATES for j in jobs)  # re-attached, being watched
     for job in jobs:
         assert job.wait(WAIT).is_file()
     assert emulator.stats()["create"] == 3  # zero extra creates
@@ -243,3 +244,56 @@ def test_restart_turns_an_unanswered_create_into_may_exist_and_an_unsent_one_int
     assert a.request.prompt == "in flight when the kernel died"
     time.sleep(0.2)
     assert emulator.stats()["create"] == 0
+
+
+def test_may_exist_with_a_local_image_survives_a_restart_and_resubmits_with_it(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    picture = _png_bytes()
+    emulator.fail_next("create", "reset")
+    first = make_manager(tmp_outputs)
+    job = first.submit(quick_request(), images=[("first_frame", picture)])
+    _wait_for(lambda: job.status == JobState.MAY_EXIST)  # type: ignore[union-attr]
+    first.shutdown()
+    second = make_manager(tmp_outputs)
+    restored = second.get(job.local_id)  # type: ignore[union-attr]
+    assert restored is not None
+    assert restored.status == JobState.MAY_EXIST
+    again = second.resubmit(restored, confirm=True)
+    assert again.wait(WAIT).is_file()
+    assert emulator.stats()["upload"] == 1  # the recorded upload URL was re-used
+    assert again.snapshot().request_hash == restored.snapshot().request_hash
+    assert emulator.stats()["tasks"] == 2
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (250, 200, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_gateway_saying_gone_on_download_ends_as_expired(manager: JobManager, emulator: Emulator) -> None:
+    job = manager.submit(quick_request())
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    path.unlink()
+    emulator.configure(expiry_seconds=0.0)  # the gateway now answers 410 for the URL
+    again = manager.submit(quick_request())
+    assert again is job
+    with pytest.raises(JobExpiredError, match="expired"):
+        again.wait(WAIT)  # type: ignore[union-attr]
+    assert emulator.stats()["create"] == 1
+
+
+def test_eta_is_exposed_while_running(manager: JobManager, emulator: Emulator) -> None:
+    emulator.configure(profile="realistic")
+    job = manager.submit(quick_request())
+    etas: list[float] = []
+    job.subscribe(lambda snap: etas.append(snap.eta_seconds) if snap.eta_seconds is not None else None)  # type: ignore[union-attr]
+    _wait_for(lambda: bool(etas))
+    assert etas[0] > 0
+    assert job.snapshot().state == JobState.RUNNING  # type: ignore[union-attr]
+    job.cancel()  # type: ignore[union-attr]

@@ -374,3 +374,40 @@ def test_message_kinds_match_the_front_end() -> None:
         "CANCEL",
     ):
         assert f'{name}: "{getattr(form_module, name)}"' in source
+
+
+def test_page_edits_held_back_by_the_throttle_cannot_undo_an_action(manager: JobManager) -> None:
+    # ipywidgets sends custom messages at once but holds an edit while an earlier one is
+    # unacknowledged: the kernel may see "generate" before the last keystrokes.
+    form = SeedanceForm(manager=manager, duration=4, resolution="480p")
+    type_in(form, prompt="a fox", edit_seq=1)
+    shown = {"prompt": "a fox in the snow", "duration": 4, "aspect_ratio": "4:3", "resolution": "480p"}
+    send(form, {"kind": "generate", "seq": 3, "params": shown})
+    [job] = form.jobs
+    assert (job.request.prompt, job.request.aspect_ratio) == ("a fox in the snow", "4:3")
+    type_in(form, prompt="a fox in the sn", edit_seq=3)  # the held-back edit, now stale
+    assert form.prompt == "a fox in the snow"
+    type_in(form, prompt="a hare", aspect_ratio="16:9", edit_seq=4)  # a newer edit applies
+    assert (form.prompt, form.aspect_ratio) == ("a hare", "16:9")
+
+    send(form, {"kind": "reuse-settings", "id": job.local_id, "seq": 5})
+    type_in(form, aspect_ratio="21:9", edit_seq=5)  # clicked before "reuse", arrived after it
+    assert (form.prompt, form.aspect_ratio) == ("a fox in the snow", "4:3")
+    job.wait(timeout=60)
+
+
+def test_backend_and_session_say_where_jobs_go_and_what_they_cost(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOAPIS_API_KEY", raising=False)
+    assert "built-in emulator" in SeedanceForm().backend
+    monkeypatch.setenv("TOAPIS_API_KEY", "sk-test-not-shown")
+    assert "billed" in SeedanceForm().backend
+    assert "sk-test-not-shown" not in json.dumps(SeedanceForm().get_state(), default=str)
+    manager.budget_usd = 5.0
+    form = SeedanceForm(manager=manager, prompt="rain on a window", duration=5, resolution="480p")
+    assert form.backend == f"an emulator at {manager.client.base_url}: synthetic clips, nothing billed"
+    form.generate()
+    assert "session ≈ $0.06 (estimate) of $5.00 budget" in form.session
+    form.jobs[0].wait(timeout=60)
+    wait_until(lambda: form.session == "session ≈ $0.06 (estimate) of $5.00 budget")

@@ -314,3 +314,13 @@ def test_the_key_never_reaches_widget_state_or_outputs(
     ]
     for text in everything:
         assert key not in text
+
+
+def test_closing_the_view_stops_observing_the_job(comms: list[RecordingComm], manager: JobManager) -> None:
+    job = manager.submit(request("a closed view of a calm lake"))
+    view = JobView(job)
+    view.close()
+    updates_after_close = len(comms[-1].updates())
+    job.wait(timeout=30)
+    assert view.state != "done"  # no longer updated
+    assert len(comms[-1].updates()) == updates_after_close
