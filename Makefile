@@ -11,7 +11,9 @@ K6 := .venv-k6
 K6_STAMP := $(K6)/.installed
 K6_KERNEL := seedance-k6
 CHROMIUM := /usr/bin/chromium
-NODE_STAMP := node_modules/.ci-stamp
+# Named after the lock file's content, not its mtime: the package build's hook runs `npm install`,
+# which rewrites package-lock.json unchanged but newer, and would make every run reinstall.
+NODE_STAMP := node_modules/.ci-stamp-$(shell sha256sum package-lock.json 2>/dev/null | cut -c1-16)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip
@@ -26,9 +28,10 @@ export PIP_NO_INPUT := 1
 # --- installs -------------------------------------------------------------------------------------
 
 # The package lists its npm build as a hatch hook; `npm ci` first makes that build use the lock file.
-$(NODE_STAMP): package-lock.json
+$(NODE_STAMP):
 	command -v npm >/dev/null || { $(APT) update && $(APT) install -y nodejs npm; }
 	npm ci --no-audit --no-fund
+	rm -f node_modules/.ci-stamp-*
 	touch $@
 
 # Without a lock file (front-end not started yet) there is nothing to install.

@@ -34,10 +34,12 @@ def tool(name: str) -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment for child processes: ours, with the project importable and no user site noise."""
+    """Environment for child processes: ours, with the project importable.
+
+    Bytecode caching stays on, as users have it (compiling on every import would be unfair to us).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env.update(extra)
     return env
 

@@ -49,7 +49,7 @@ req = GenerationRequest(prompt={prompt!r}, duration=4, resolution="480p", seed={
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()
 mgr = JobManager(output_dir=Path({out!r}), client=client, time_scale={speed})
-t0 = time.monotonic()
+t0w, t0 = time.time(), time.monotonic()
 jobs = [mgr.submit(req, rerun=True) for _ in range({n})]
 submitted = time.monotonic() - t0
 for job in jobs:
@@ -58,8 +58,10 @@ wall = time.monotonic() - t0
 stop.set()
 snaps = [j.snapshot() for j in jobs]
 mgr.shutdown()
+# When the last create was answered (from the ledger): shows whether creating 200 tasks held things up.
+created = [json.loads(line)["at"] for line in open(Path({out!r}) / "ledger.jsonl") if '"created"' in line]
 print(json.dumps({{"wall": wall, "submit_s": submitted, "peak": peak, "polls": sum(s.polls for s in snaps),
-                   "requests": client.request_counts}}))
+                   "requests": client.request_counts, "last_created_s": max(created, default=t0w) - t0w}}))
 """
 
 
@@ -72,7 +74,8 @@ def _replay_totals(config: dict[str, Any], first: int, count: int) -> list[float
     except ImportError as exc:
         raise NotMeasured(f"cannot replay the emulator's timelines ({exc})") from exc
     req = GenerationRequest(prompt=PROMPT, duration=4, resolution="480p", seed=SEED)
-    with tempfile.TemporaryDirectory(prefix="seedance-bench-replay-") as tmp:
+    # The replay's render pool may still be writing when the folder goes: not our concern here.
+    with tempfile.TemporaryDirectory(prefix="seedance-bench-replay-", ignore_cleanup_errors=True) as tmp:
         state = EmulatorState(EmulatorConfig(**config), Path(tmp))
         try:
             records = [state.create_task(req) for _ in range(first + count - 1)]
@@ -96,6 +99,22 @@ def _advance(emu: EmulatorHandle, count: int) -> None:
     with SeedanceClient(api_key=emu.api_key, base_url=emu.base_url) as client:
         for _ in range(count):
             client.create(req)
+
+
+def _get_latency_ms(emu: EmulatorHandle, samples: int = 20) -> float:
+    """Median wall ms of one task GET on a kept-alive connection (the engine's pooled session)."""
+    import time
+
+    from seedance_widgets.api import GenerationRequest, SeedanceClient
+
+    with SeedanceClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        task = client.create(GenerationRequest(prompt=PROMPT, duration=4, resolution="480p", seed=SEED))
+        times = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            client.get(task.id)
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -131,11 +150,17 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "os_threads_peak": batch["peak"]["os"],
                 "polls_per_job": batch["polls"] / n,
                 "lone_polls": lone["polls"],
+                "last_create_answered_s": batch["last_created_s"],
             }
         )
+    # Probed after the repeats, on a fresh emulator (its task count must not shift the replays).
+    with emulator_process(profile="realistic", speed=speed) as emu:
+        get_ms = _get_latency_ms(emu)
     note = (
         f"{n} jobs, realistic profile at speed {speed:g} (slowest task ~"
-        f"{statistics.median(d['slowest_emulated_s'] for d in details):.1f} s); baseline = that task alone"
+        f"{statistics.median(d['slowest_emulated_s'] for d in details):.1f} s); baseline = that task alone; "
+        f"last create answered at {statistics.median(d['last_create_answered_s'] for d in details):.1f} s; "
+        f"emulator keep-alive GET {get_ms:.1f} ms"
     )
     return {
         "rows": [

@@ -44,7 +44,21 @@ def _write(path: Path, cells: list[str]) -> Path:
     return path
 
 
-def _execute(path: Path, env: dict[str, str], timeout: int) -> float:
+def _cell_seconds(nb: Any) -> list[float]:
+    """Per-cell time from nbclient's timing metadata (execute_input -> execute_reply)."""
+    from datetime import datetime
+
+    out = []
+    for cell in nb.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if a and b:
+            start, end = datetime.fromisoformat(a.rstrip("Z")), datetime.fromisoformat(b.rstrip("Z"))
+            out.append((end - start).total_seconds())
+    return out
+
+
+def _execute(path: Path, env: dict[str, str], timeout: int, cells: list[list[float]] | None = None) -> float:
     import nbformat
     from nbclient import NotebookClient
 
@@ -59,6 +73,8 @@ def _execute(path: Path, env: dict[str, str], timeout: int) -> float:
     t0 = time.perf_counter()
     client.execute(env=env)  # reaches KernelManager.start_kernel: the kernel's environment
     elapsed = time.perf_counter() - t0
+    if cells is not None:
+        cells.append(_cell_seconds(nb))
     nbformat.write(nb, path)  # as "run all + save" would
     return elapsed
 
@@ -67,9 +83,25 @@ def _calls(stats: dict[str, Any]) -> dict[str, int]:
     return {k: int(stats.get(k, 0)) for k in _KINDS}
 
 
+def _median_cells(runs: list[list[float]]) -> list[float]:
+    import statistics
+
+    if not runs:
+        return []
+    return [round(statistics.median(col), 3) for col in zip(*runs, strict=False)]
+
+
+def _outside(walls: list[float], runs: list[list[float]]) -> float:
+    """Median seconds of a run spent outside its cells (kernel start-up and shut-down, nbclient)."""
+    import statistics
+
+    rest = [w - sum(c) for w, c in zip(walls, runs, strict=False)]
+    return statistics.median(rest) if rest else float("nan")
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     n = 2 if quick else 5
-    repeats = 1 if quick else 5
+    repeats = 1 if quick else 7
     try:
         import seedance_widgets
 
@@ -81,6 +113,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     base: list[float] = []
     calls: list[float] = []
     by_kind: list[dict[str, int]] = []
+    gen_cells: list[list[float]] = []
+    plain_cells: list[list[float]] = []
     with tempfile.TemporaryDirectory(prefix="seedance-bench-nb-") as tmp, emulator_process(speed=10.0) as emu:
         folder = Path(tmp)
         env = child_env(
@@ -96,19 +130,23 @@ def run(quick: bool = False) -> dict[str, Any]:
             raise NotMeasured(f"the first execution made {created} creates for {n} generations")
         for _ in range(repeats):
             before = _calls(emu.stats())
-            ours.append(_execute(gen, env, timeout=600))
+            ours.append(_execute(gen, env, timeout=600, cells=gen_cells))
             after = _calls(emu.stats())
             delta = {k: after[k] - before[k] for k in _KINDS}
             by_kind.append(delta)
             calls.append(float(delta["create"] + delta["get"] + delta["upload"] + delta["download"]))
-            base.append(_execute(plain, env, timeout=600))
+            base.append(_execute(plain, env, timeout=600, cells=plain_cells))
     front = "%seedance --wait" if magic else "seedance_widgets.generate(...).wait()"
     extra = {
         "generations": n,
         "front_door": front,
         "first_execution_s": first,
         "calls_by_kind": by_kind,
-        "note": f"N={n} cells of {front}; calls = creates+gets+uploads+downloads at the emulator",
+        "cell_seconds_generations": gen_cells,
+        "cell_seconds_plain": plain_cells,
+        "note": f"N={n} cells of {front}; calls = creates+gets+uploads+downloads at the emulator; "
+        f"cells (median run) {_median_cells(gen_cells)} vs {_median_cells(plain_cells)} s; outside cells "
+        f"(kernel start/stop) {_outside(ours, gen_cells):.2f} vs {_outside(base, plain_cells):.2f} s",
     }
     return {
         "rows": [

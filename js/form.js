@@ -12,6 +12,7 @@ import { requestVideo } from "./lib/video_channel.js";
 export const MSG = Object.freeze({
   GENERATE: "generate",
   ADD_IMAGE: "add-image",
+  ADD_IMAGE_RESPONSE: "add-image-response",
   REMOVE_IMAGE: "remove-image",
   IMAGE_REQUEST: "image-request",
   IMAGE_RESPONSE: "image-response",
@@ -278,7 +279,15 @@ function render({ model, el: host }) {
       model.send({ kind: MSG.ADD_IMAGE, role, id, name: file.name, size: file.size });
       return;
     }
-    const bytes = await file.arrayBuffer();
+    /** @type {ArrayBuffer} */
+    let bytes;
+    try {
+      bytes = await file.arrayBuffer();
+    } catch (err) {
+      pending.delete(id);
+      drawImages();
+      throw err;
+    }
     thumbUrls.set(id, URL.createObjectURL(new Blob([bytes], { type: file.type || "image/png" })));
     model.send({ kind: MSG.ADD_IMAGE, role, id, name: file.name, size: file.size }, undefined, [bytes]);
   }
@@ -293,7 +302,10 @@ function render({ model, el: host }) {
   /** @param {string} role @param {string} url */
   function sendUrl(role, url) {
     if (!url.trim()) return;
-    model.send({ kind: MSG.ADD_IMAGE, role, url: url.trim() });
+    const id = newImageId();
+    pending.set(id, url.trim());
+    drawValidity();
+    model.send({ kind: MSG.ADD_IMAGE, role, id, url: url.trim() });
   }
 
   const slots = SLOTS.map(({ role, label, multiple }) => {
@@ -306,7 +318,7 @@ function render({ model, el: host }) {
     const choose = el("label", { className: "seedance-button seedance-choose", text: "Choose file", attrs: { for: `${uid}-${role}-file` } });
     const url = el("input", {
       className: "seedance-url",
-      attrs: { type: "url", placeholder: "https://… image URL", "aria-label": `${label} image URL` },
+      attrs: { type: "url", placeholder: "paste an image or its URL", "aria-label": `${label} image URL` },
     });
     const addUrl = el("button", { className: "seedance-button seedance-add-url", text: "Add", attrs: { type: "button" } });
     const hint = el("span", { className: "seedance-drop-hint", text: "Drop an image here" });
@@ -331,6 +343,13 @@ function render({ model, el: host }) {
         url.value = "";
       }
     });
+    // Pasting an image (a screenshot, a copied file) into the slot's URL field adds it.
+    listen(slot, "paste", (/** @type {ClipboardEvent} */ event) => {
+      const files = Array.from(event.clipboardData?.files ?? []).filter((f) => f.type.startsWith("image/"));
+      if (!files.length) return;
+      event.preventDefault();
+      sendFiles(role, files);
+    });
     listen(slot, "dragover", (/** @type {DragEvent} */ event) => {
       event.preventDefault();
       slot.dataset.dragging = "true";
@@ -353,6 +372,8 @@ function render({ model, el: host }) {
   /** @param {any} image */
   function thumbnail(image) {
     const img = el("img", { className: "seedance-thumb-img", attrs: { alt: `${image.role.replace("_", " ")}: ${image.name ?? ""}` } });
+    // A URL the browser cannot load (offline, private) shows a plain box, not a broken icon.
+    img.addEventListener("error", () => img.classList.add("seedance-thumb-broken"), { once: true });
     if (image.kind === "url") img.src = image.url;
     else if (thumbUrls.has(image.id)) img.src = thumbUrls.get(image.id);
     else if (!thumbAsked.has(image.id)) {
@@ -721,11 +742,20 @@ function render({ model, el: host }) {
     setText(running, session ? ` · ${session}` : "");
   }
   function drawError() {
-    const message = model.get("error") ?? "";
-    if (message) pending.clear();
-    showError(message);
+    showError(model.get("error") ?? "");
     drawValidity();
   }
+  // The kernel answers each add-image by the page's id: the image is then listed or refused.
+  onModel("msg:custom", (/** @type {any} */ msg) => {
+    if (msg?.kind !== MSG.ADD_IMAGE_RESPONSE || !pending.has(msg.id)) return;
+    pending.delete(msg.id);
+    if (!msg.ok) {
+      const url = thumbUrls.get(msg.id);
+      if (url) URL.revokeObjectURL(url);
+      thumbUrls.delete(msg.id);
+    }
+    drawImages();
+  });
 
   const redraws = {
     "change:prompt": drawPrompt,

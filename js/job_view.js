@@ -53,13 +53,14 @@ export function cardData(model) {
 /**
  * The MP4: from the embedded bytes when the notebook carries them, else from the kernel.
  * @param {AnyModel} model
+ * @param {AbortSignal} signal aborted when the view goes away
  * @returns {Promise<Blob | string | null>}
  */
-async function loadVideo(model) {
+async function loadVideo(model, signal) {
   /** @type {DataView<ArrayBuffer> | null} */
   const embedded = model.get("video_bytes");
   if (embedded && embedded.byteLength > 0) return new Blob([embedded], { type: "video/mp4" });
-  return requestVideo(model);
+  return requestVideo(model, { signal });
 }
 
 /**
@@ -67,9 +68,11 @@ async function loadVideo(model) {
  * @returns {() => void} cleanup
  */
 function render({ model, el }) {
+  // A view removed while its video is still arriving stops listening at once.
+  const aborter = new AbortController();
   const card = createJobCard({
     onCancel: () => model.send({ kind: MSG_CANCEL }),
-    loadVideo: () => loadVideo(model),
+    loadVideo: () => loadVideo(model, aborter.signal),
   });
   el.appendChild(card.el);
 
@@ -98,6 +101,7 @@ function render({ model, el }) {
   return () => {
     for (const event of events) model.off(event, schedule);
     model.off("change:callback_error", onCallbackError);
+    aborter.abort();
     card.destroy();
     card.el.remove();
   };

@@ -277,23 +277,31 @@ def _is_free(manager: JobManager, request: GenerationRequest, images: list[Any])
     """Whether submitting ``request`` (without rerun) would be answered with no create.
 
     Uses ``manager.is_cached(request)`` when the manager offers it (and no images are
-    involved, as it takes the request alone); otherwise reads the manager's jobs: the
-    request's hash (from a dry run, which sends nothing) names a job that finished or is
-    still running.
+    involved, as it takes the request alone). Otherwise it reads the manager's public state
+    the way ``JobManager.submit`` decides: the request's hash (from a dry run, which sends
+    nothing) names a job still running, or one whose video is saved, or whose newest job
+    did not fail or get cancelled (a video fetched again, an expired notice, a resumed task).
     """
     is_cached = getattr(manager, "is_cached", None)
     if callable(is_cached) and not images:
         return bool(is_cached(request))
     dry = manager.submit(request, images=images, dry_run=True)
     assert isinstance(dry, DryRun)
-    latest = None
-    for job in manager.jobs():
-        snap = job.snapshot()
-        if snap.request_hash == dry.request_hash and not snap.from_cache:
-            latest = snap
-    if latest is None or latest.state in _RETRY_STATES:
+    same = [
+        snap
+        for snap in (job.snapshot() for job in manager.jobs())
+        if snap.request_hash == dry.request_hash and not snap.from_cache
+    ]
+    if not same:
         return False
-    return not (latest.state == "timed_out" and not latest.task_id)
+    if any(not snap.is_final for snap in same):
+        return True
+    if any(snap.state == "done" and manager.store.file_matches(snap.path, snap.sha256) for snap in same):
+        return True
+    newest = same[-1]
+    if newest.state in _RETRY_STATES:
+        return False
+    return not (newest.state == "timed_out" and not newest.task_id)
 
 
 # ---- the shareable page -------------------------------------------------------------------------

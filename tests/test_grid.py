@@ -74,7 +74,8 @@ def _rows(table: Any) -> list[dict[str, Any]]:
     """The table's rows as dicts, whether it came as a list or a DataFrame."""
     if isinstance(table, list):
         return table
-    return list(table.to_dict("records"))
+    frame = table.astype(object)
+    return list(frame.where(frame.notna(), None).to_dict("records"))  # NaN back to None
 
 
 def _intents(output_dir: Path) -> list[dict[str, Any]]:
@@ -250,6 +251,18 @@ def test_to_html_names_the_settings_shared_by_every_video(manager: JobManager, t
     assert "A &lt;i&gt;koi&lt;/i&gt; pond at dawn" in page  # the prompt, though not swept
     assert "<i>koi" not in page
     assert "480p" in page
+
+
+def test_to_html_without_embed_links_the_files_relative_to_the_page(
+    manager: JobManager, tmp_outputs: Path
+) -> None:
+    g = grid(prompts="A koi pond", seeds=SEEDS[:2], manager=manager, **SMALL)
+    assert isinstance(g, Grid)
+    files = g.wait(timeout=120)
+    page_path = g.to_html(tmp_outputs.parent / "page.html", embed=False)
+    sources = re.findall(r'<video[^>]*\ssrc="([^"]+)"', page_path.read_text(encoding="utf-8"))
+    assert sources == [f"seedance_outputs/videos/{f.name}" for f in files if f is not None]
+    assert all((page_path.parent / src).is_file() for src in sources)
 
 
 # ---- nothing is sent unless the whole grid is sound ---------------------------------------------

@@ -236,6 +236,7 @@ describe("SeedanceForm view", () => {
     // Until the kernel lists the image, Generate waits.
     expect(/** @type {HTMLButtonElement} */ ($("button.seedance-generate")).disabled).toBe(true);
     model.set("images", [{ id: content.id, role: "first_frame", kind: "file", url: null, name: "boat.png", size: 7, mime: "image/png" }]);
+    model.emit("msg:custom", { kind: MSG.ADD_IMAGE_RESPONSE, id: content.id, ok: true });
     expect(/** @type {HTMLButtonElement} */ ($("button.seedance-generate")).disabled).toBe(false);
     expect($(".seedance-slot[data-role=first_frame] .seedance-thumb-caption")?.textContent).toBe("boat.png · 7 B");
 
@@ -253,7 +254,12 @@ describe("SeedanceForm view", () => {
     const url = /** @type {HTMLInputElement} */ ($(".seedance-slot[data-role=reference_image] input.seedance-url"));
     url.value = "https://example.com/ref.png ";
     url.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
-    expect(model.sent[0].content).toEqual({ kind: MSG.ADD_IMAGE, role: "reference_image", url: "https://example.com/ref.png" });
+    expect(model.sent[0].content).toMatchObject({ kind: MSG.ADD_IMAGE, role: "reference_image", url: "https://example.com/ref.png" });
+    // Until the kernel answers, Generate waits; a refusal frees it again.
+    const generate = /** @type {HTMLButtonElement} */ ($("button.seedance-generate"));
+    expect(generate.disabled).toBe(true);
+    model.emit("msg:custom", { kind: MSG.ADD_IMAGE_RESPONSE, id: model.sent[0].content.id, ok: false, error: "no" });
+    expect(generate.disabled).toBe(false);
     expect(model.sent.filter((m) => m.content.kind === MSG.GENERATE)).toHaveLength(0);
 
     model.set("images", [
@@ -268,6 +274,22 @@ describe("SeedanceForm view", () => {
     expect(/** @type {HTMLImageElement} */ ($(".seedance-slot[data-role=reference_image] img")).src).toBe("https://example.com/ref.png");
     /** @type {HTMLButtonElement} */ ($('.seedance-thumb[data-id="b2"] .seedance-remove-image')).click();
     expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.REMOVE_IMAGE, id: "b2" });
+  });
+
+  it("an image pasted into a slot is sent like a chosen file", async () => {
+    const { model, $ } = mount();
+    const url = /** @type {HTMLInputElement} */ ($(".seedance-slot[data-role=last_frame] input.seedance-url"));
+    const png = new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], "image.png", { type: "image/png" });
+    const event = new Event("paste", { bubbles: true, cancelable: true });
+    Object.defineProperty(event, "clipboardData", { value: { files: [png] } });
+    url.dispatchEvent(event);
+    expect(event.defaultPrevented).toBe(true);
+    await vi.waitFor(() => expect(model.sent).toHaveLength(1));
+    expect(model.sent[0].content).toMatchObject({ kind: MSG.ADD_IMAGE, role: "last_frame", name: "image.png" });
+    const text = new Event("paste", { bubbles: true, cancelable: true });
+    Object.defineProperty(text, "clipboardData", { value: { files: [] } });
+    url.dispatchEvent(text);
+    expect(text.defaultPrevented).toBe(false); // plain text pastes into the field as usual
   });
 
   it("hides the reference inputs once four are present", () => {

@@ -103,6 +103,14 @@ describe("JobView", () => {
     cleanup();
   });
 
+  it("cleanup while the video is arriving stops listening for it", () => {
+    const model = new MemoryModel(doneState());
+    const { cleanup } = mount(model);
+    expect(model.listeners.get("msg:custom")?.size).toBe(1);
+    cleanup();
+    expect(model.listenerCount()).toBe(0);
+  });
+
   it("cleanup removes every listener, timer and node", () => {
     vi.useFakeTimers();
     try {

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,10 +154,16 @@ class Job:
             )
 
     # ---- engine side -----------------------------------------------------------------
-    def _update(self, **changes: Any) -> JobSnapshot:
-        """Apply changes, wake waiters and tell observers. Called by the engine only."""
+    def _update(self, when: Collection[str] | None = None, **changes: Any) -> JobSnapshot | None:
+        """Apply changes, wake waiters and tell observers. Called by the engine only.
+
+        ``when``: apply only if the job is in one of these states at that instant (checked
+        atomically, so a poll answering late can never undo a cancel); None if skipped.
+        """
         with self._notify_lock:
             with self._changed:
+                if when is not None and self._snapshot.state not in when:
+                    return None
                 snap = dataclasses.replace(self._snapshot, at=time.time(), **changes)
                 self._snapshot = snap
                 self._changed.notify_all()

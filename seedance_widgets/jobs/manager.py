@@ -34,6 +34,7 @@ from seedance_widgets.api import (
     FAILED,
     QUEUED,
     APIError,
+    DownloadError,
     GenerationRequest,
     ImageRole,
     NotFoundError,
@@ -52,7 +53,7 @@ from .errors import BudgetExceededError
 from .job import Job
 from .policy import AdaptivePolicy, PollPolicy, PollSample
 from .restore import LedgerJob, fold
-from .state import FINAL_STATES, DryRun, JobSnapshot, JobState
+from .state import FINAL_STATES, POLLED_STATES, DryRun, JobSnapshot, JobState
 from .store import LOCAL_IMAGE_PREFIX, Store, canonical_hash, sha256_bytes
 
 log = logging.getLogger("seedance_widgets.jobs")
@@ -62,7 +63,8 @@ ImageInput = tuple[str, "str | os.PathLike[str] | bytes"]
 
 MAX_WORKERS = 4
 # Kinds of pool work, in the order workers take them.
-_STOP, _POLL, _TRANSFER = -1, 0, 1
+# Polls first (cheap, time-critical), then downloads (a finished video is waiting), then creates.
+_STOP, _POLL, _DOWNLOAD, _CREATE = -1, 0, 1, 2
 DEFAULT_DEADLINE_S = 15 * 60.0
 #: Longest wait after repeated network faults (gateway seconds).
 MAX_RECONNECT_WAIT = 60.0
@@ -74,6 +76,17 @@ CANCEL_MESSAGE = (
 )
 
 _live_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
+#: States in which the engine is still working on a job (it may end from any of them).
+_IN_PROGRESS = frozenset(
+    {
+        JobState.INTENT,
+        JobState.UPLOADING,
+        JobState.SUBMITTING,
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.DOWNLOADING,
+    }
+)
 
 
 @dataclasses.dataclass
@@ -157,18 +170,20 @@ class JobManager:
         self._wake = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._tracked: dict[str, _Tracked] = {}
-        self._by_hash: dict[str, Job] = {}
+        #: Jobs by canonical request hash, oldest first (a rerun adds one; none is forgotten).
+        self._by_hash: dict[str, list[Job]] = {}
         self._uploaded: dict[str, str] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self._backoff_until = 0.0
         self._rate_limit_streak = 0
         self._reserved_usd = 0.0
-        self._create_slots = threading.BoundedSemaphore(max_concurrent_creates)
+        self._create_cap = max(1, max_concurrent_creates)
         # (kind, seq, fn): polls sort before transfers; fn None tells a worker to stop.
         self._work: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = queue.PriorityQueue()
         self._deferred: collections.deque[tuple[int, int, Callable[[], None] | None]] = collections.deque()
-        self._active_transfers = 0
+        self._active = {_DOWNLOAD: 0, _CREATE: 0}
+        # Transfers (creates with their uploads, downloads) never take every worker: polls go on.
         self._transfer_cap = max(1, max_workers - 1)
         self._workers: list[threading.Thread] = []
         self._scheduler = threading.Thread(target=self._schedule_loop, name="seedance-scheduler", daemon=True)
@@ -270,7 +285,7 @@ class JobManager:
             state=JobState.INTENT,
             cost_estimate=estimate,
         )
-        self._run_in_pool(lambda: self._create(tracked))
+        self._run_in_pool(lambda: self._create(tracked), _CREATE)
         return job
 
     def attach(
@@ -364,23 +379,23 @@ class JobManager:
             if tracked is not None:
                 tracked.generation += 1
         snap = job.snapshot()
-        if snap.is_final:
-            return
-        if snap.task_id is None and snap.state in (JobState.INTENT, JobState.UPLOADING):
-            message = "cancelled before it was sent: nothing was created or billed"
-            self._release(tracked)
-        else:
-            message = CANCEL_MESSAGE
-        self.store.ledger.append(
-            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=message
-        )
-        job._update(
+        unsent = snap.task_id is None and snap.state in (JobState.INTENT, JobState.UPLOADING)
+        message = "cancelled before it was sent: nothing was created or billed" if unsent else CANCEL_MESSAGE
+        applied = job._update(
+            when=_IN_PROGRESS,
             state=JobState.CANCELLED,
             error=message,
             error_code="cancelled",
             finished_at=time.time(),
             eta_seconds=None,
             reconnecting=False,
+        )
+        if applied is None:
+            return  # already ended
+        if unsent:
+            self._release(tracked)
+        self.store.ledger.append(
+            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=message
         )
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -426,7 +441,7 @@ class JobManager:
         tracked = _Tracked(job=Job(snap, self), images=images, reserved_usd=estimate)
         self._reserved_usd += estimate
         self._tracked[local_id] = tracked
-        self._by_hash[request_hash] = tracked.job
+        self._by_hash.setdefault(request_hash, []).append(tracked.job)
         return tracked
 
     def _prepare_images(self, request: GenerationRequest, images: Sequence[ImageInput]) -> list[_Image]:
@@ -459,31 +474,26 @@ class JobManager:
     def _reuse(self, request_hash: str) -> tuple[Job | None, Callable[[], None] | None]:
         """The job to hand back for an identical request (None: create a new task), and what to
         do once the lock is released (job updates call observers, so never under the lock)."""
-        existing = self._by_hash.get(request_hash)
-        if existing is None:
+        same = self._by_hash.get(request_hash) or []
+        if not same:
             return None, None
+        # One in flight wins; then a saved video; then the newest job's own story.
+        for job in reversed(same):
+            if not job.snapshot().is_final:
+                return job, None
+        for job in reversed(same):
+            snap = job.snapshot()
+            if snap.state == JobState.DONE and self.store.file_matches(snap.path, snap.sha256):
+                return self._cache_hit(snap), None
+        existing = same[-1]
         snap = existing.snapshot()
-        if not snap.is_final or snap.state in (JobState.MAY_EXIST, JobState.EXPIRED):
+        if snap.state in (JobState.MAY_EXIST, JobState.EXPIRED):
             return existing, None
         tracked = self._tracked[snap.local_id]
         if snap.state == JobState.TIMED_OUT and snap.task_id:
             return existing, functools.partial(self._resume, tracked)
         if snap.state != JobState.DONE:
             return None, None  # failed or cancelled: asking again means trying again
-        if self.store.file_matches(snap.path, snap.sha256):
-            cached = Job(
-                dataclasses.replace(
-                    snap,
-                    local_id=_new_local_id(),
-                    from_cache=True,
-                    cost_estimate=0.0,
-                    polls=0,
-                    at=time.time(),
-                ),
-                self,
-            )
-            self._tracked[cached.local_id] = _Tracked(job=cached)
-            return cached, None
         # The file is gone or altered: fetch it again while the gateway's URL lives.
         if snap.video_url and snap.task_id and (snap.expires_at or 0) > time.time():
             tracked.download_attempts = 0
@@ -508,10 +518,21 @@ class JobManager:
         self._tracked[expired.local_id] = _Tracked(job=expired)
         return expired, None
 
+    def _cache_hit(self, snap: JobSnapshot) -> Job:
+        """A new, already finished job for a saved video (no request, nothing billed)."""
+        cached = Job(
+            dataclasses.replace(
+                snap, local_id=_new_local_id(), from_cache=True, cost_estimate=0.0, polls=0, at=time.time()
+            ),
+            self,
+        )
+        self._tracked[cached.local_id] = _Tracked(job=cached)
+        return cached
+
     def _fetch_again(self, tracked: _Tracked) -> None:
         """Download a finished task's video again (the saved file is gone or altered)."""
         tracked.job._update(state=JobState.DOWNLOADING, path=None, sha256=None, error=None, finished_at=None)
-        self._run_in_pool(lambda: self._download(tracked))
+        self._run_in_pool(lambda: self._download(tracked), _DOWNLOAD)
 
     def _check_budget(self, estimate: float) -> None:
         if self.budget_usd is None:
@@ -534,8 +555,8 @@ class JobManager:
             tracked.reserved_usd = 0.0
 
     # ---- the pool -------------------------------------------------------------------------
-    def _run_in_pool(self, fn: Callable[[], None], kind: int = _TRANSFER) -> None:
-        """Queue work for the pool; polls go first, and transfers never take every worker."""
+    def _run_in_pool(self, fn: Callable[[], None], kind: int) -> None:
+        """Queue work for the pool (``kind``: _POLL, _DOWNLOAD or _CREATE)."""
         with self._lock:
             if self._stop.is_set():
                 return
@@ -547,28 +568,35 @@ class JobManager:
                 self._workers.append(worker)
                 worker.start()
 
+    def _may_start(self, kind: int) -> bool:
+        """Whether a transfer of ``kind`` fits its caps now (caller holds the lock)."""
+        if self._active[_DOWNLOAD] + self._active[_CREATE] >= self._transfer_cap:
+            return False
+        return kind != _CREATE or self._active[_CREATE] < self._create_cap
+
     def _worker_loop(self) -> None:
         while True:
             item = self._work.get()
             kind, _, fn = item
             if fn is None:
                 return
-            if kind == _TRANSFER:
+            if kind != _POLL:
                 with self._lock:
-                    if self._active_transfers >= self._transfer_cap:
-                        # Keep a worker free for polls: this transfer waits for one to end.
+                    if not self._may_start(kind):
+                        # Parked until a transfer ends; the worker moves on to other work.
                         self._deferred.append(item)
                         continue
-                    self._active_transfers += 1
+                    self._active[kind] += 1
             try:
                 fn()
             except Exception:
                 log.exception("a job engine task failed unexpectedly")
             finally:
-                if kind == _TRANSFER:
+                if kind != _POLL:
                     with self._lock:
-                        self._active_transfers -= 1
-                        if self._deferred and not self._stop.is_set():
+                        self._active[kind] -= 1
+                        # Give every parked transfer another chance, in priority order.
+                        while self._deferred and not self._stop.is_set():
                             self._work.put(self._deferred.popleft())
 
     def _sleep(self, seconds: float) -> bool:
@@ -583,7 +611,7 @@ class JobManager:
             return
         try:
             roles = self._upload_images(tracked)
-        except SeedanceError as err:
+        except (SeedanceError, OSError) as err:
             self._fail_before_task(tracked, f"image upload failed: {err}", "upload_failed")
             return
         if roles is None:
@@ -592,53 +620,51 @@ class JobManager:
         assert request is not None
         if roles:
             request = request.replace(image_with_roles=tuple(roles))
-        with self._create_slots:
-            while True:
-                if self._sleep(self._backoff_until - time.monotonic()):
+        # This worker holds one of the create slots (see _may_start) until the create is done.
+        while True:
+            if self._sleep(self._backoff_until - time.monotonic()):
+                return
+            if job.snapshot().is_final:  # cancelled while waiting
+                return
+            self.store.ledger.append(
+                "status", job=local_id, state=JobState.SUBMITTING, body=request.to_body()
+            )
+            job._update(state=JobState.SUBMITTING)
+            try:
+                task = self._single_shot.create(request)
+            except TaskMayExistError as err:
+                self._may_exist(tracked, str(err))
+                return
+            except (RateLimitError, TransportError) as err:
+                # Proof that no task was made: a 429, or a connection that never opened.
+                retry_after = getattr(err, "retry_after", None)
+                if isinstance(err, RateLimitError):
+                    self._account_backoff(retry_after)
+                    wait = self._backoff_until - time.monotonic()
+                else:
+                    tracked.failures += 1
+                    wait = self._reconnect_wait(tracked)
+                self.store.ledger.append("status", job=local_id, state=JobState.INTENT, error_code="retry")
+                job._update(state=JobState.INTENT, reconnecting=isinstance(err, TransportError))
+                if self._sleep(wait):
                     return
-                if job.snapshot().is_final:  # cancelled while waiting
-                    return
-                self.store.ledger.append(
-                    "status", job=local_id, state=JobState.SUBMITTING, body=request.to_body()
-                )
-                job._update(state=JobState.SUBMITTING)
-                try:
-                    task = self._single_shot.create(request)
-                except TaskMayExistError as err:
-                    self._may_exist(tracked, str(err))
-                    return
-                except (RateLimitError, TransportError) as err:
-                    # Proof that no task was made: a 429, or a connection that never opened.
-                    retry_after = getattr(err, "retry_after", None)
-                    if isinstance(err, RateLimitError):
-                        self._account_backoff(retry_after)
-                        wait = self._backoff_until - time.monotonic()
-                    else:
-                        tracked.failures += 1
-                        wait = self._reconnect_wait(tracked)
-                    self.store.ledger.append(
-                        "status", job=local_id, state=JobState.INTENT, error_code="retry"
-                    )
-                    job._update(state=JobState.INTENT, reconnecting=isinstance(err, TransportError))
-                    if self._sleep(wait):
-                        return
+                continue
+            except ServerError as err:
+                if err.status == 503 and err.retry_after is not None:
+                    self._account_backoff(err.retry_after)
+                    self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
+                    job._update(state=JobState.INTENT)
                     continue
-                except ServerError as err:
-                    if err.status == 503 and err.retry_after is not None:
-                        self._account_backoff(err.retry_after)
-                        self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
-                        job._update(state=JobState.INTENT)
-                        continue
-                    self._may_exist(
-                        tracked,
-                        f"the gateway answered the create with a server error ({err}); a task may or may "
-                        "not exist and may be billed, so it was not sent again",
-                    )
-                    return
-                except APIError as err:
-                    self._fail_before_task(tracked, str(err), str(err.code or err.type or err.status))
-                    return
-                break
+                self._may_exist(
+                    tracked,
+                    f"the gateway answered the create with a server error ({err}); a task may or may "
+                    "not exist and may be billed, so it was not sent again",
+                )
+                return
+            except APIError as err:
+                self._fail_before_task(tracked, str(err), str(err.code or err.type or err.status))
+                return
+            break
         self._rate_limit_streak = 0
         now = time.time()
         tracked.created_at = now
@@ -646,8 +672,12 @@ class JobManager:
         tracked.failures = 0
         self.store.ledger.append("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
         if job.snapshot().is_final:
-            # Cancelled while the create was in flight: keep the task id, stop there.
-            job._update(task_id=task.id)
+            # Cancelled while the create was in flight: keep the task id, and say it may be billed.
+            job._update(task_id=task.id, error=CANCEL_MESSAGE)
+            with self._lock:
+                if tracked.reserved_usd == 0.0:
+                    tracked.reserved_usd = job.snapshot().cost_estimate
+                    self._reserved_usd += tracked.reserved_usd
             return
         job._update(task_id=task.id, state=JobState.QUEUED, reconnecting=False, gateway_status=task.status)
         with self._lock:
@@ -700,6 +730,10 @@ class JobManager:
     def _finish(self, tracked: _Tracked, state: str, **fields: Any) -> None:
         job = tracked.job
         now = time.time()
+        updates = {"finished_at": now, "eta_seconds": None, "reconnecting": False, **fields}
+        # Only a job still in progress ends here: a cancel (or another end) that came first stands.
+        if job._update(when=_IN_PROGRESS, state=state, **updates) is None:
+            return
         record = {k: v for k, v in fields.items() if k in ("error", "error_code", "path", "sha256")}
         event = {
             JobState.FAILED: "failed",
@@ -711,7 +745,6 @@ class JobManager:
         self.store.ledger.append(
             event, job=job.local_id, task_id=job.task_id, state=state, finished_at=round(now, 3), **record
         )
-        job._update(state=state, **{"finished_at": now, "eta_seconds": None, "reconnecting": False, **fields})
 
     # ---- account back-off -------------------------------------------------------------------
     def _account_backoff(self, retry_after: float | None) -> None:
@@ -783,7 +816,9 @@ class JobManager:
             return
         except (TransportError, ServerError) as err:
             tracked.failures += 1
-            job._update(polls=polls, reconnecting=True, error=f"reconnecting: {err}")
+            # Not an error yet: the job is alive and says so with reconnecting=True.
+            log.info("poll of %s failed (%s); reconnecting", snap.task_id, err)
+            job._update(polls=polls, reconnecting=True)
             self._schedule(tracked, self._reconnect_wait(tracked), generation)
             return
         except NotFoundError as err:
@@ -836,7 +871,8 @@ class JobManager:
                 common["started_at"] = now
         eta = self.poll_policy.eta(tracked.samples)
         common["eta_seconds"] = None if eta is None else eta / self.time_scale
-        job._update(state=state, error=None, **common)
+        if job._update(when=POLLED_STATES, state=state, error=None, **common) is None:
+            return  # cancelled or ended meanwhile
         delay = self.poll_policy.next_delay(tracked.samples) / self.time_scale
         remaining = self.deadline_s / self.time_scale - (now - tracked.watch_since)
         self._schedule(tracked, max(0.0, min(delay, remaining + 0.01)), generation)
@@ -890,7 +926,8 @@ class JobManager:
             seed=common.get("seed"),
             progress=100,
         )
-        job._update(
+        applied = job._update(
+            when=POLLED_STATES,
             state=JobState.DOWNLOADING,
             video_url=url,
             expires_at=expires_at,
@@ -898,7 +935,8 @@ class JobManager:
             error=None,
             **{**common, "progress": 100},
         )
-        self._run_in_pool(lambda: self._download(tracked))
+        if applied is not None:
+            self._run_in_pool(lambda: self._download(tracked), _DOWNLOAD)
 
     def _download(self, tracked: _Tracked) -> None:
         job = tracked.job
@@ -917,7 +955,8 @@ class JobManager:
             self._expired(tracked)
             return
         except (SeedanceError, OSError) as err:
-            if tracked.download_attempts >= DOWNLOAD_ATTEMPTS:
+            hopeless = isinstance(err, DownloadError) and not err.retryable  # e.g. not an MP4 at all
+            if hopeless or tracked.download_attempts >= DOWNLOAD_ATTEMPTS:
                 self._finish(
                     tracked,
                     JobState.FAILED,
@@ -928,10 +967,11 @@ class JobManager:
                     error_code="download_failed",
                 )
                 return
-            job._update(reconnecting=True, error=f"download failed, retrying: {err}")
+            log.info("download of %s failed (%s); retrying", snap.task_id, err)
+            job._update(reconnecting=True)
             tracked.failures += 1
             if not self._sleep(self._reconnect_wait(tracked)):
-                self._run_in_pool(lambda: self._download(tracked))
+                self._run_in_pool(lambda: self._download(tracked), _DOWNLOAD)
             return
         if job.snapshot().state != JobState.DOWNLOADING:
             return  # cancelled meanwhile; the file stays in the store
@@ -947,6 +987,7 @@ class JobManager:
             finished_at=round(time.time(), 3),
         )
         job._update(
+            when=(JobState.DOWNLOADING,),
             state=JobState.DONE,
             path=path,
             sha256=digest,
@@ -1005,7 +1046,7 @@ class JobManager:
         with self._lock:
             self._tracked[entry.local_id] = tracked
             if entry.request_hash:
-                self._by_hash[entry.request_hash] = job
+                self._by_hash.setdefault(entry.request_hash, []).append(job)
         if entry.state in FINAL_STATES:
             return
         if entry.task_id is None:

@@ -129,13 +129,13 @@ class AdaptivePolicy:
 
     Tuned on the emulator's "realistic" profile (queue waits, uneven speed, stalls,
     jumps, a plateau before completion); defaults give about a fifth of the baseline's
-    detection delay with about 10 % fewer requests (see benchmarks/bench_poll_policy.py).
+    detection delay with about 15 % fewer requests (see benchmarks/bench_poll_policy.py).
     """
 
     def __init__(
         self,
         *,
-        first: float = 10.0,
+        first: float = 5.0,
         queued_every: float = 20.0,
         fraction: float = 0.6,
         max_interval: float = 30.0,

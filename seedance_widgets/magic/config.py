@@ -28,8 +28,10 @@ class Seedance(Configurable):
         "(TOAPIS_API_KEY), else the built-in emulator.",
     ).tag(config=True)
     output_dir = Unicode(
-        "seedance_outputs",
-        help="Folder for videos, uploads and the ledger (relative to the kernel's working directory).",
+        None,
+        allow_none=True,
+        help="Folder for videos, uploads and the ledger (relative to the kernel's working directory). "
+        "None: $SEEDANCE_OUTPUT_DIR, else ./seedance_outputs.",
     ).tag(config=True)
     poll_policy = Enum(
         POLL_POLICIES,

@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import engine
 from .config import Seedance
-from .display import CellDisplays, SweepList, dry_run_text, say
+from .display import CellDisplays, SweepList, say
 from .parse import (
     MagicCall,
     duration_type,
@@ -54,7 +54,11 @@ class SeedanceMagics(Magics):
         help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form.",
     )
     @argument(
-        "-d", "--duration", type=duration_type, metavar="SECONDS", help="Clip length, 4 to 12 s (default 5; see %%config Seedance)."
+        "-d",
+        "--duration",
+        type=duration_type,
+        metavar="SECONDS",
+        help="Clip length, 4 to 12 s (default 5; see %%config Seedance).",
     )
     @argument(
         "-r", "--ratio", type=ratio_type, metavar="W:H", help="16:9 (default), 9:16, 1:1, 4:3, 3:4 or 21:9."
@@ -160,35 +164,33 @@ class SeedanceMagics(Magics):
             raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
 
     def _do_generate(self, call: MagicCall) -> Any:
+        from seedance_widgets.jobs import Job
+
         manager = self._manager()
-        seeds: list[int | None] = list(call.seeds) or [None]
         results: list[Any] = []
+        seeds: list[int | None] = list(call.seeds) or [None]
         for seed in seeds:
             try:
-                results.append(self._submit(manager, call, seed))
+                result = self._submit(manager, call, seed)
             except UsageError as err:
                 if not results:
                     raise
-                done = ", ".join(getattr(r, "local_id", "?") for r in results)
-                raise UsageError(f"{err}; the sweep stopped after {len(results)} jobs ({done})") from None
-        from seedance_widgets.jobs import Job
-
-        jobs = [r for r in results if isinstance(r, Job)]
-        if call.dry_run:
-            base_url = manager.client.base_url
-            for dry in results:
-                say(dry_run_text(dry, base_url))
-                self.displays.mark_shown(dry)
-            if call.is_sweep:
-                total = sum(d.estimate_usd for d in results)
-                say(f"Sweep of {len(results)}: ~${total:.2f} in all (estimate). Nothing was sent.")
-        else:
-            for job in jobs:
-                self.displays.show_job(job, embed=call.embed)
+                started = ", ".join(getattr(r, "local_id", "?") for r in results)
+                raise UsageError(f"{err}; the sweep stopped after {len(results)} ({started})") from None
+            # Shown as each one starts, so a sweep cut short still shows what it started.
+            if isinstance(result, Job):
+                self.displays.show_job(result, embed=call.embed)
+            else:
+                self.displays.show_dry_run(result, manager.client.base_url)
+            results.append(result)
+        if call.dry_run and call.is_sweep:
+            total = sum(d.estimate_usd for d in results)
+            say(f"Sweep of {len(results)}: ~${total:.2f} in all (estimate). Nothing was sent.")
         value: Any = SweepList(results) if call.is_sweep else results[0]
         self.displays.mark_shown(value)
         if call.out and self.shell is not None:
             self.shell.user_ns[call.out] = value
+        jobs = [r for r in results if isinstance(r, Job)]
         if call.wait and jobs:
             self._wait(jobs)
         return value

@@ -36,6 +36,8 @@ from seedance_widgets.api import (
 #: Sub-commands and how many arguments each takes.
 SUBCOMMANDS: dict[str, int] = {"jobs": 0, "attach": 1, "cancel": 1, "config": 0, "form": 0}
 MAX_REFERENCES = 4
+#: Options whose value is a comma-separated list (spaces after the commas are allowed).
+COMMA_LISTS = frozenset({"--seeds"})
 MAX_SWEEP = 50
 _OPTION = re.compile(r"^--?[A-Za-z]")
 _ONE_WORD = re.compile(r"^[A-Za-z][A-Za-z_-]*$")
@@ -167,6 +169,11 @@ def split_options(
                 raise UsageError(f"{canonical} needs a value")
             inline = tokens[i].value
             i += 1
+        if canonical in COMMA_LISTS:
+            # "--seeds 1, 2, 3": gather the spaced-out list instead of taking "2, 3" as prompt words.
+            while i < len(tokens) and (inline.endswith(",") or tokens[i].value.startswith(",")):
+                inline += tokens[i].value
+                i += 1
         argv.append(f"{canonical}={inline}")
     return parser.parse_args(argv), words, given
 

@@ -64,8 +64,20 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+#: Status words of the gateway we know (contract section 2); any other is shown verbatim.
+_KNOWN_GATEWAY_STATUSES = frozenset({"queued", "submitted", "in_progress", "completed", "failed"})
+
+
 def status_text(snap: JobSnapshot) -> str:
     """The short status a person reads first: "Generating · 42%", "Done in 2:41", "Refused"."""
+    text = _status_words(snap)
+    raw = snap.gateway_status
+    if raw and raw.lower() not in _KNOWN_GATEWAY_STATUSES and not snap.is_final:
+        text += f" (gateway says {raw!r})"
+    return text
+
+
+def _status_words(snap: JobSnapshot) -> str:
     state = snap.state
     if state == JobState.RUNNING:
         return f"Generating · {snap.progress}%"

@@ -50,6 +50,7 @@ log = logging.getLogger("seedance_widgets.widgets")
 # Custom message kinds; js/form.js names the same constants.
 GENERATE = "generate"
 ADD_IMAGE = "add-image"
+ADD_IMAGE_RESPONSE = "add-image-response"
 REMOVE_IMAGE = "remove-image"
 IMAGE_REQUEST = "image-request"
 IMAGE_RESPONSE = "image-response"
@@ -227,6 +228,22 @@ class SeedanceForm(anywidget.AnyWidget):
         if proposal["value"] not in SEED_MODES:
             raise traitlets.TraitError(f"seed_mode={proposal['value']!r} is not allowed: 'random' or 'fixed'")
         return str(proposal["value"])
+
+    @traitlets.validate("images")
+    def _valid_images(self, proposal: traitlets.Bunch) -> list[dict[str, Any]]:
+        images = [dict(img) for img in proposal["value"]]
+        for img in images:
+            known_file = img.get("kind") == "file" and img.get("id") in self._image_bytes
+            known_url = img.get("kind") == "url" and isinstance(img.get("url"), str)
+            if not {"id", "role"} <= img.keys() or not (known_file or known_url):
+                raise traitlets.TraitError(
+                    f"images entry {img!r} is not one this form made; add images with "
+                    "form.add_image(role, url_path_or_bytes) and remove them with form.remove_image(id)"
+                )
+        message = _request_message(prompt="x", image_with_roles=tuple(self._role_list(images)))
+        if message is not None:
+            raise traitlets.TraitError(message)
+        return images
 
     @traitlets.validate("compare")
     def _valid_compare(self, proposal: traitlets.Bunch) -> list[str]:
@@ -445,11 +462,19 @@ class SeedanceForm(anywidget.AnyWidget):
 
     # ---- engine -> page -------------------------------------------------------------------------
     def _publish(self) -> None:
-        cards = [self._book.get(job.local_id) for job in reversed(self._jobs)]
+        cards = [self._card(job.local_id) for job in reversed(self._jobs)]
         with self.hold_sync():
             self.history = cards
             self.last_seed = cards[0]["seed_used"] if cards else None
             self.session = self._session_label()
+
+    def _card(self, local_id: str) -> dict[str, Any]:
+        card = self._book.get(local_id)
+        images = len(self._job_images.get(local_id, []))
+        if card["params"] and images > card["params"].get("images", 0):
+            # The engine keeps images beside the request (Job.request has none): count ours.
+            card = {**card, "params": {**card["params"], "images": images}}
+        return card
 
     def _on_snapshot(self, snapshot: JobSnapshot) -> None:
         # Called from the engine's threads: assign traits only (ipywidgets sends the update).
@@ -519,6 +544,16 @@ class SeedanceForm(anywidget.AnyWidget):
         self.generate()
 
     def _on_add_image(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        # The page waits for this answer (by its id) before it lets Generate go again.
+        page_id = str(content.get("id") or "")
+        try:
+            self._add_from_page(content, buffers)
+        except Exception as err:
+            self.send({"kind": ADD_IMAGE_RESPONSE, "id": page_id, "ok": False, "error": str(err)})
+            raise
+        self.send({"kind": ADD_IMAGE_RESPONSE, "id": page_id, "ok": True})
+
+    def _add_from_page(self, content: dict[str, Any], buffers: list[Any]) -> None:
         role = str(content.get("role", ""))
         if buffers:
             name = str(content.get("name") or "image")

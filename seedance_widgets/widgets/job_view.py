@@ -134,17 +134,19 @@ class JobView(anywidget.AnyWidget):
         which is the notebook's folder in Jupyter)."""
         if not isinstance(job, Job):
             raise TypeError(f"JobView needs a seedance_widgets Job, got {type(job).__name__}")
-        super().__init__(embed=bool(embed))
         self._job = job
         self._notebook_dir = Path(notebook_dir) if notebook_dir is not None else Path.cwd()
         self._display_id = f"seedance-job-{job.local_id}-{uuid.uuid4().hex[:8]}"
         self._displayed = False
         self._final_published = False
         self._lock = threading.RLock()
-        self._last: JobSnapshot | None = None
         self._facts: dict[str, Any] | None = None
         self._facts_key: tuple[str, str] | None = None
         self._kernel_parent = _KernelParent.capture()
+        # The comm opens with the job's whole state: the front-end never draws an empty card.
+        first = job.snapshot()
+        self._last: JobSnapshot | None = first
+        super().__init__(embed=bool(embed), **self._values(first, embed=bool(embed)))
         self.on_msg(self._on_message)
         self._unsubscribe: Callable[[], None] | None = job.subscribe(self._on_snapshot)
         # After subscribing, so a change in between is not lost (older snapshots are ignored).
@@ -184,35 +186,40 @@ class JobView(anywidget.AnyWidget):
             if self._last is not None and snap.at < self._last.at:
                 return  # an older snapshot raced a newer one: keep the newer
             self._last = snap
-            facts = self._video_facts(snap)
-            values: dict[str, Any] = {
-                "local_id": snap.local_id,
-                "state": snap.state,
-                "status_text": _display.status_text(snap),
-                "gateway_status": snap.gateway_status or "",
-                "prompt": snap.prompt,
-                "progress": max(0, min(100, int(snap.progress))),
-                "eta_seconds": snap.eta_seconds,
-                "submitted_at": snap.submitted_at,
-                "started_at": snap.started_at,
-                "finished_at": snap.finished_at,
-                "kernel_time": snap.at,
-                "cost_estimate": snap.cost_estimate if snap.request is not None else None,
-                "params": _display.params_of(snap),
-                "task_id": snap.task_id or "",
-                "error": snap.error or "",
-                "error_code": snap.error_code or "",
-                "video": facts,
-                "provenance": _display.provenance(snap, facts),
-                "from_cache": snap.from_cache,
-                "reconnecting": snap.reconnecting,
-            }
-            if self.embed and facts is not None and not self.video_bytes and snap.path is not None:
-                values["video_bytes"] = Path(snap.path).read_bytes()
+            values = self._values(snap, embed=self.embed, have_bytes=bool(self.video_bytes))
             # One comm message for the whole change (traitlets only queues changed values).
             with self.hold_sync():
                 for name, value in values.items():
                     setattr(self, name, value)
+
+    def _values(self, snap: JobSnapshot, *, embed: bool, have_bytes: bool = False) -> dict[str, Any]:
+        """The trait values that show ``snap``."""
+        facts = self._video_facts(snap)
+        values: dict[str, Any] = {
+            "local_id": snap.local_id,
+            "state": snap.state,
+            "status_text": _display.status_text(snap),
+            "gateway_status": snap.gateway_status or "",
+            "prompt": snap.prompt,
+            "progress": max(0, min(100, int(snap.progress))),
+            "eta_seconds": snap.eta_seconds,
+            "submitted_at": snap.submitted_at,
+            "started_at": snap.started_at,
+            "finished_at": snap.finished_at,
+            "kernel_time": snap.at,
+            "cost_estimate": snap.cost_estimate if snap.request is not None else None,
+            "params": _display.params_of(snap),
+            "task_id": snap.task_id or "",
+            "error": snap.error or "",
+            "error_code": snap.error_code or "",
+            "video": facts,
+            "provenance": _display.provenance(snap, facts),
+            "from_cache": snap.from_cache,
+            "reconnecting": snap.reconnecting,
+        }
+        if embed and facts is not None and not have_bytes and snap.path is not None:
+            values["video_bytes"] = Path(snap.path).read_bytes()
+        return values
 
     def _video_facts(self, snap: JobSnapshot) -> dict[str, Any] | None:
         if snap.state != JobState.DONE or snap.path is None:
@@ -225,7 +232,8 @@ class JobView(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop observing the job (the job itself carries on)."""
-        self._stop_watching()
+        if hasattr(self, "_lock"):  # not when __init__ failed (ipywidgets' __del__ calls close)
+            self._stop_watching()
         super().close()
 
     def _stop_watching(self) -> None:
@@ -294,8 +302,7 @@ class JobView(anywidget.AnyWidget):
         with self._lock:
             return self._last or self._job.snapshot()
 
-    def _static_bundle(self) -> tuple[dict[str, str], dict[str, Any]]:
-        snap = self._snapshot()
+    def _static_bundle(self, snap: JobSnapshot) -> tuple[dict[str, str], dict[str, Any]]:
         facts = self._video_facts(snap)
         data = {
             "text/plain": _display.text_line(snap),
@@ -305,34 +312,47 @@ class JobView(anywidget.AnyWidget):
         }
         return data, {_display.PROVENANCE_KEY: _display.provenance(snap, facts)}
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The widget view plus text/html and text/plain fallbacks; provenance in the metadata."""
-        widget = super()._repr_mimebundle_(**kwargs)
-        data, metadata = self._static_bundle()
+    def _bundle_of(self, snap: JobSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+        widget = super()._repr_mimebundle_()
+        data, metadata = self._static_bundle(snap)
         if widget is not None:
             widget_data, widget_metadata = widget
             data = {**widget_data, **data}
             metadata = {**(widget_metadata or {}), **metadata}
         return data, metadata
 
+    def _repr_mimebundle_(self, **_kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The widget view plus text/html and text/plain fallbacks; provenance in the metadata."""
+        return self._bundle_of(self._snapshot())
+
     def _ipython_display_(self, **_kwargs: Any) -> None:
         """Display with our display id, so the static parts can be made final later."""
         from IPython.display import display
 
-        data, metadata = self._repr_mimebundle_()
         self._kernel_parent = _KernelParent.capture()
-        self._displayed = True
+        snap = self._snapshot()
+        data, metadata = self._bundle_of(snap)
         display(data, raw=True, metadata=metadata, display_id=self._display_id)
+        with self._lock:
+            self._displayed = True
+            self._final_published = self._final_published or snap.is_final
+        # The job may have ended while we displayed a non-final bundle: make it final now.
+        self._publish_final_static()
 
     def _publish_final_static(self) -> None:
         """Replace every display of this view with the final bundle (so a saved notebook holds the
-        video and the details, not a frozen progress bar). Called once, from the engine's thread."""
-        if not self._displayed or self._final_published or not _in_kernel():
+        video and the details, not a frozen progress bar). Runs once: from the engine's thread when
+        the job ends after display, or from _ipython_display_ when it ended during display."""
+        if not _in_kernel():
             return
+        with self._lock:
+            snap = self._snapshot()
+            if not self._displayed or self._final_published or not snap.is_final:
+                return
+            self._final_published = True
         from IPython.display import update_display
 
-        self._final_published = True
-        data, metadata = self._repr_mimebundle_()
+        data, metadata = self._bundle_of(snap)
         update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
 
     def __repr__(self) -> str:

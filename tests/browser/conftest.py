@@ -74,7 +74,8 @@ def jupyter(module_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh browser context and page; on teardown the test's kernels are shut down."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # Tall, so a whole widget fits on screen and element screenshots need no scrolling under headers.
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
     pg = context.new_page()
     yield pg
     report = getattr(request.node, "rep_call", None)

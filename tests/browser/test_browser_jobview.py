@@ -54,6 +54,8 @@ def test_jobview_moves_while_busy_then_plays(
     nb.run_cell(2, wait=False)
     nb.wait_cell_busy(2)
     wait_moves_while_busy(page, "live", moves=2, timeout_ms=JOB_TIMEOUT_MS)
+    if kernel == "python3":
+        nb.screenshot(SCREENSHOTS / f"jobview-running-{ui}.png", nb.cell(1))
     values = [s["value"] for s in progress_samples(page, "live")]
     assert values == sorted(values), f"progress went backwards: {values}"
 

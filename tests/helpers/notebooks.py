@@ -11,7 +11,8 @@ from nbclient import NotebookClient
 
 from .jupyter_server import isolated_env
 
-KERNEL_DISPLAY = {"python3": "Python 3 (ipykernel 7)", "seedance-k6": "Python 3 (ipykernel 6)"}
+# The display names the kernelspecs carry (python3: ipykernel 7 in .venv; seedance-k6: .venv-k6).
+KERNEL_DISPLAY = {"python3": "Python 3 (ipykernel)", "seedance-k6": "Python 3 (ipykernel 6)"}
 
 
 def make_notebook(cells: Sequence[str], kernel: str = "python3") -> nbformat.NotebookNode:

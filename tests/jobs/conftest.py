@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from jobs_support import engine_threads
 
-from seedance_widgets.api import GenerationRequest, SeedanceClient
+from seedance_widgets.api import SeedanceClient
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs import JobManager
-
-ENGINE_THREAD_PREFIXES = ("seedance-scheduler", "seedance-worker")
-
-
-def engine_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith(ENGINE_THREAD_PREFIXES)]
-
-
-def quick_request(prompt: str = "a red kite over green hills", **changes: object) -> GenerationRequest:
-    """A small request (480p, 4 s): cheap for the emulator to render."""
-    fields: dict[str, object] = {"duration": 4, "resolution": "480p", **changes}
-    return GenerationRequest(prompt=prompt, **fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def client(emulator: Emulator) -> Iterator[SeedanceClient]:
-    with SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url) as made:
-        yield made
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import engine_threads, quick_request
+from jobs_support import engine_threads, quick_request
 from PIL import Image
 
 import seedance_widgets
@@ -277,3 +277,16 @@ def test_resubmit_needs_confirmation(manager: JobManager, emulator: Emulator) ->
     assert again is not job
     assert again.wait(WAIT).is_file()
     assert emulator.stats()["tasks"] == 2
+
+
+def test_a_failed_rerun_does_not_hide_the_saved_video(manager: JobManager, emulator: Emulator) -> None:
+    path = manager.submit(quick_request()).wait(WAIT)  # type: ignore[union-attr]
+    emulator.configure(task_fail_rate=1.0)
+    rerun = manager.submit(quick_request(), rerun=True)
+    with pytest.raises(JobFailedError):
+        rerun.wait(WAIT)  # type: ignore[union-attr]
+    emulator.reset_stats()
+    again = manager.submit(quick_request())
+    assert again.snapshot().from_cache  # type: ignore[union-attr]
+    assert again.wait(0) == path  # type: ignore[union-attr]
+    assert _requests(emulator.stats()) == 0

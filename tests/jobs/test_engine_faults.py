@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import quick_request
+from jobs_support import quick_request
 
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs import (
@@ -288,8 +289,9 @@ def test_gateway_saying_gone_on_download_ends_as_expired(manager: JobManager, em
     assert emulator.stats()["create"] == 1
 
 
-def test_eta_is_exposed_while_running(manager: JobManager, emulator: Emulator) -> None:
-    emulator.configure(profile="realistic")
+def test_eta_is_exposed_while_running(make_manager: Callable[..., JobManager], emulator: Emulator) -> None:
+    emulator.configure(profile="realistic", speed=60.0)
+    manager = make_manager(time_scale=60.0)
     job = manager.submit(quick_request())
     etas: list[float] = []
     job.subscribe(lambda snap: etas.append(snap.eta_seconds) if snap.eta_seconds is not None else None)  # type: ignore[union-attr]
@@ -297,3 +299,33 @@ def test_eta_is_exposed_while_running(manager: JobManager, emulator: Emulator) -
     assert etas[0] > 0
     assert job.snapshot().state == JobState.RUNNING  # type: ignore[union-attr]
     job.cancel()  # type: ignore[union-attr]
+
+
+def test_truncated_download_is_fetched_again_and_never_kept_half(
+    manager: JobManager, emulator: Emulator
+) -> None:
+    emulator.fail_next("download", "truncate")
+    job = manager.submit(quick_request())
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    assert emulator.stats()["download"] == 2
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == job.snapshot().sha256  # type: ignore[union-attr]
+    assert not list(manager.store.videos.glob(".*"))  # no partial file left behind
+
+
+def test_cancel_racing_the_create_tells_the_truth_about_billing(
+    manager: JobManager, emulator: Emulator
+) -> None:
+    emulator.configure(latency=0.3, profile="realistic")
+    job = manager.submit(quick_request())
+    time.sleep(0.1)  # the create is on the wire (or about to be)
+    job.cancel()  # type: ignore[union-attr]
+    assert job.status == JobState.CANCELLED  # type: ignore[union-attr]
+    time.sleep(0.5)  # let a create in flight come back
+    snap = job.snapshot()  # type: ignore[union-attr]
+    assert snap.state == JobState.CANCELLED
+    if emulator.stats()["tasks"]:
+        _wait_for(lambda: job.task_id is not None)  # type: ignore[union-attr]
+        assert "billed" in job.snapshot().error  # type: ignore[operator, union-attr]
+        assert "nothing was created" not in job.snapshot().error  # type: ignore[operator, union-attr]
+    else:
+        assert "nothing was created" in snap.error  # type: ignore[operator]

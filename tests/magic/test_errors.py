@@ -91,3 +91,11 @@ def test_bad_config_values_are_refused_naming_the_allowed_ones(
         ip.run(f"%config Seedance.{setting} = {bad}")  # %config logs the error, it does not raise
         assert getattr(magics.settings, setting) == before
         assert allowed in caplog.text
+
+
+def test_a_sweep_cut_short_by_the_budget_says_what_it_started(ip: Session, emu_env: Emulator) -> None:
+    ip.run("%config Seedance.budget_usd = 0.1")  # room for two 480p 4 s clips (~$0.048 each)
+    with pytest.raises(UsageError, match=r"budget.*the sweep stopped after 2 \(job-"):
+        ip.run("%seedance --seeds 1,2,3 --resolution 480p -d 4 a koi")
+    assert len(ip.widget_ids()) == 2  # the two that started are on screen
+    assert emu_env.stats()["create"] <= 2

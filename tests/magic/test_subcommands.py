@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from magic_session import Session
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
@@ -58,6 +59,8 @@ def test_attach_watches_an_existing_task(ip: Session, emu_env: Emulator) -> None
 def test_cancel_by_local_id_and_by_task_id(ip: Session, emu_env: Emulator) -> None:
     emu_env.configure(speed=0.5)  # slow enough that the jobs are still running
     first = ip.run("%seedance --resolution 480p -d 4 a slow sunrise")
+    # Cancel once the task exists: a cancel racing the create is the engine's business (and its test).
+    wait_until(lambda: first.task_id is not None)
     assert ip.run(f"%seedance cancel {first.local_id}") is None
     assert first.status == JobState.CANCELLED
     assert f"Job {first.local_id}:" in ip.capsys.readouterr().out
@@ -67,7 +70,8 @@ def test_cancel_by_local_id_and_by_task_id(ip: Session, emu_env: Emulator) -> No
     assert second.status == JobState.CANCELLED
     assert "may still" in (second.snapshot().error or "")
     ip.run(f"%seedance cancel {first.local_id}")
-    assert "already cancelled" in ip.capsys.readouterr().out
+    out = ip.capsys.readouterr().out
+    assert "already cancelled" in out, (out, first.snapshot())
 
 
 def test_config_shows_settings_and_only_whether_a_key_is_set(ip: Session, emu_env: Emulator) -> None:
@@ -83,3 +87,51 @@ def test_config_shows_settings_and_only_whether_a_key_is_set(ip: Session, emu_en
     listing = ip.capsys.readouterr().out
     assert "Seedance.budget_usd" in listing
     assert "Seedance.poll_policy" in listing
+
+
+def test_default_settings_share_the_process_manager(
+    ip: Session, tmp_outputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedance_widgets.jobs import default_manager, set_default_manager
+
+    monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(tmp_outputs))
+    ip.run("%config Seedance.output_dir = None")
+    ip.run("%config Seedance.time_scale = None")
+    set_default_manager(None)
+    try:
+        job = ip.run("%seedance --dry-run a shared fox")
+        assert job.body["prompt"] == "a shared fox"
+        shared = default_manager()
+        job = ip.run("%seedance --resolution 480p -d 4 a shared fox")
+        assert job in shared.jobs()
+        assert shared.store.root == tmp_outputs.resolve()
+        job.cancel()
+    finally:
+        set_default_manager(None)
+        shared.shutdown()
+
+
+def test_engine_settings_shape_the_manager(
+    ip: Session, emu_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedance_widgets.jobs import BaselinePolicy
+    from seedance_widgets.magic import engine
+
+    monkeypatch.setenv("SEEDANCE_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    ip.run(f"%config Seedance.base_url = {emu_env.base_url!r}")
+    ip.run("%config Seedance.poll_policy = 'baseline'")
+    ip.run(f"%config Seedance.output_dir = {str(tmp_path / 'other')!r}")
+    ip.run("%config Seedance.budget_usd = 5.0")
+    magics = ip.shell.magics_manager.registry["SeedanceMagics"]
+    manager = engine.manager_for(magics.settings)
+    assert isinstance(manager.poll_policy, BaselinePolicy)
+    assert manager.budget_usd == 5.0
+    assert manager.client.base_url == emu_env.base_url
+    assert manager.store.root == (tmp_path / "other").resolve()
+    job = ip.run("%seedance --resolution 480p -d 4 a setting test")
+    wait_until(lambda: job.task_id is not None)
+    assert emu_env.stats()["create"] == 1
+    ip.run("%config Seedance.poll_policy = 'adaptive'")
+    assert engine.manager_for(magics.settings) is not manager  # another manager; the old one runs on
+    ip.run("%config Seedance.poll_policy = 'baseline'")
+    assert engine.manager_for(magics.settings) is manager  # and is found again

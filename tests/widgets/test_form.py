@@ -286,6 +286,7 @@ def test_generate_uploads_the_png_runs_on_the_emulator_and_fills_the_history(
     ]
     card = form.history[0]
     assert card["params"]["aspect_ratio"] == "1:1"
+    assert card["params"]["images"] == 1
     assert card["seed_used"] == 1234 == form.last_seed
     assert card["video"]["file_name"] == path.name
     assert card["task_id"] == job.task_id
@@ -411,3 +412,35 @@ def test_backend_and_session_say_where_jobs_go_and_what_they_cost(
     assert "session ≈ $0.06 (estimate) of $5.00 budget" in form.session
     form.jobs[0].wait(timeout=60)
     wait_until(lambda: form.session == "session ≈ $0.06 (estimate) of $5.00 budget")
+
+
+def test_each_page_image_gets_an_answer_and_images_cannot_be_forged() -> None:
+    form = SeedanceForm(prompt="a boat")
+    send(form, {"kind": "add-image", "role": "first_frame", "id": "pa1", "name": "a.png"}, [png_bytes()])
+    send(form, {"kind": "add-image", "role": "last_frame", "id": "pa2", "name": "a.txt"}, [b"text"])
+    answers = [reply for reply, _ in _comm(form).custom("add-image-response")]
+    assert answers[0] == {"kind": "add-image-response", "id": "pa1", "ok": True}
+    assert answers[1]["ok"] is False
+    assert answers[1]["id"] == "pa2"
+    assert "not a JPEG" in answers[1]["error"]
+    with pytest.raises(traitlets.TraitError, match=r"add_image\(role"):
+        form.images = [{"id": "x", "role": "first_frame", "kind": "file", "url": None}]
+    with pytest.raises(traitlets.TraitError) as err:
+        form.images = [
+            {"id": f"r{i}", "role": "reference_image", "kind": "url", "url": "https://e.com/a.png"}
+            for i in range(5)
+        ]
+    assert "at most 4 are allowed" in str(err.value)
+
+
+def test_a_fixed_seed_pressed_twice_comes_back_from_the_output_folder(
+    manager: JobManager, emulator: Emulator
+) -> None:
+    form = SeedanceForm(manager=manager, prompt="snow on pines", duration=4, resolution="480p", seed=99)
+    first = form.generate()
+    path = first.wait(timeout=60)
+    again = form.generate()
+    assert again.wait(timeout=10) == path
+    assert [c["id"] for c in form.history] == [again.local_id, first.local_id]
+    wait_until(lambda: form.history[0]["from_cache"] and form.history[0]["state"] == "done")
+    assert emulator.stats()["create"] == 1  # no second paid task
