@@ -446,11 +446,19 @@ function render({ model, el: host }) {
   ]);
   const errorBox = el("div", { className: "seedance-form-error", attrs: { role: "alert" } });
 
-  function doGenerate() {
-    if (generate.disabled) return;
+  /**
+   * Ask the kernel to generate what the page shows. The button is disabled while the kernel
+   * says the form is invalid; Ctrl/Cmd+Enter right after typing may beat that verdict (the
+   * kernel has not seen the last keystrokes yet), so the shortcut always asks and the kernel,
+   * which validates the values sent along, answers with a job or with the reason under the form.
+   * @param {boolean} fromShortcut
+   */
+  function doGenerate(fromShortcut) {
+    if (pending.size > 0) return; // an image is still on its way to the kernel
+    if (generate.disabled && !fromShortcut) return;
     model.send({ kind: MSG.GENERATE, seq: model.get("edit_seq") ?? 0, params: shownParams() });
   }
-  listen(generate, "click", doGenerate);
+  listen(generate, "click", () => doGenerate(false));
 
   // ---- history and compare ------------------------------------------------------------------------------
   const historyTitle = el("h4", { className: "seedance-history-title" });
@@ -685,7 +693,7 @@ function render({ model, el: host }) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       event.stopPropagation();
-      doGenerate();
+      doGenerate(true);
     }
   });
 

@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = dict.fromkeys(
 # `grid` is the submodule, which is callable (it runs grid.grid), like `jobs`.
 _LAZY.update({"grid": "seedance_widgets.grid", "Grid": "seedance_widgets.grid"})
 _LAZY.update({"JobView": "seedance_widgets.widgets"})
+_LAZY.update({"SeedanceForm": "seedance_widgets.widgets", "Gallery": "seedance_widgets.widgets"})
+_LAZY.update({"set_api_key": "seedance_widgets._key"})
 __all__ += list(_LAZY)
 
 

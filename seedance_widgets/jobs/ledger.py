@@ -38,11 +38,12 @@ class Ledger:
         return f"Ledger({str(self.path)!r})"
 
     @contextlib.contextmanager
-    def _locked_fd(self) -> Iterator[int]:
+    def _locked_fd(self, *, shared: bool = False) -> Iterator[int]:
+        """The file, locked: shared for readers, exclusive for the one writer at a time."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield fd
         finally:
             # Closing the descriptor also releases the flock.
@@ -70,12 +71,11 @@ class Ledger:
 
     def read(self) -> list[dict[str, Any]]:
         """Every whole, parseable record in file order (a broken line is skipped with a log)."""
-        try:
-            with self._locked_fd() as fd, os.fdopen(os.dup(fd), "rb") as handle:
-                handle.seek(0)
-                data = handle.read()
-        except FileNotFoundError:
+        if not self.path.exists():
             return []
+        with self._locked_fd(shared=True) as fd, os.fdopen(os.dup(fd), "rb") as handle:
+            handle.seek(0)
+            data = handle.read()
         records: list[dict[str, Any]] = []
         for number, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():

@@ -102,7 +102,7 @@ class NotebookPage:
                 raise AssertionError(f"cell {index} never ran: its prompt stayed {before!r}")
 
     def _wait_outcome(self, prompt: Locator, before: str, wait: bool, timeout_ms: float) -> str:
-        """"started" (not waiting), "done" (new execution count) or "dropped" (prompt unchanged
+        """ "started" (not waiting), "done" (new execution count) or "dropped" (prompt unchanged
         for 5 s, or back to `before` after a "[*]")."""
         handle = prompt.element_handle()
         changed = f"([el, before]) => {_NORM}(el) !== before"
