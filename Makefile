@@ -81,9 +81,11 @@ test: lint jstest pytest
 # JupyterLab on the quickstart notebook. The key is unset on purpose, so the kernel starts the
 # package's built-in emulator (a free loopback port): a demo never bills anyone.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# Extra options for the server, e.g. `make demo DEMO_ARGS=--ServerApp.port=9999`.
+DEMO_ARGS ?=
 demo: $(STAMP) js
 	env -u TOAPIS_API_KEY -u SEEDANCE_BASE_URL $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) \
-		--ServerApp.root_dir=$(dir $(DEMO_NOTEBOOK)) $(DEMO_NOTEBOOK)
+		--ServerApp.root_dir=$(dir $(DEMO_NOTEBOOK)) $(DEMO_ARGS) $(DEMO_NOTEBOOK)
 
 # Benchmarks (benchmarks/README.md): one table, numbers in benchmarks/results.json. Rows 3 and 6
 # compare against curl and ffmpeg; row 7 drives Chromium.

@@ -135,7 +135,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         base = Path(tmp)
         (base / "root").mkdir()
-        with Emulator(EmulatorConfig(speed=1.0, profile="quick")) as emu:
+        # 10 s tasks (quick profile at half speed): several progress changes per job.
+        with Emulator(EmulatorConfig(speed=0.5, profile="quick")) as emu:
             env = kernel_env(emu.base_url, emu.api_key)
             with JupyterServer(base / "root", base / "home", env) as server, sync_playwright() as pw:
                 browser = launch_chromium(pw)

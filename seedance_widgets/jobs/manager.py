@@ -76,6 +76,8 @@ CANCEL_MESSAGE = (
 )
 
 _live_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
+#: States before the create call went out (a cancel then costs nothing).
+_NOT_SENT = frozenset({JobState.INTENT, JobState.UPLOADING})
 #: States in which the engine is still working on a job (it may end from any of them).
 _IN_PROGRESS = frozenset(
     {
@@ -378,24 +380,23 @@ class JobManager:
             tracked = self._tracked.get(job.local_id)
             if tracked is not None:
                 tracked.generation += 1
-        snap = job.snapshot()
-        unsent = snap.task_id is None and snap.state in (JobState.INTENT, JobState.UPLOADING)
-        message = "cancelled before it was sent: nothing was created or billed" if unsent else CANCEL_MESSAGE
-        applied = job._update(
-            when=_IN_PROGRESS,
-            state=JobState.CANCELLED,
-            error=message,
-            error_code="cancelled",
-            finished_at=time.time(),
-            eta_seconds=None,
-            reconnecting=False,
-        )
-        if applied is None:
-            return  # already ended
-        if unsent:
+        ended = {
+            "error_code": "cancelled",
+            "finished_at": time.time(),
+            "eta_seconds": None,
+            "reconnecting": False,
+        }
+        # Two atomic tries: still unsent (then it costs nothing), else in progress (may be billed).
+        unsent_message = "cancelled before it was sent: nothing was created or billed"
+        snap = job._update(when=_NOT_SENT, state=JobState.CANCELLED, error=unsent_message, **ended)
+        if snap is not None:
             self._release(tracked)
+        else:
+            snap = job._update(when=_IN_PROGRESS, state=JobState.CANCELLED, error=CANCEL_MESSAGE, **ended)
+            if snap is None:
+                return  # already ended
         self.store.ledger.append(
-            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=message
+            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=snap.error
         )
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -624,12 +625,13 @@ class JobManager:
         while True:
             if self._sleep(self._backoff_until - time.monotonic()):
                 return
-            if job.snapshot().is_final:  # cancelled while waiting
+            # Atomic with cancel(): either the cancel sees "submitting" (and says the task may be
+            # billed) or this sees the cancel and sends nothing.
+            if job._update(when=_NOT_SENT, state=JobState.SUBMITTING) is None:
                 return
             self.store.ledger.append(
                 "status", job=local_id, state=JobState.SUBMITTING, body=request.to_body()
             )
-            job._update(state=JobState.SUBMITTING)
             try:
                 task = self._single_shot.create(request)
             except TaskMayExistError as err:
@@ -644,16 +646,19 @@ class JobManager:
                 else:
                     tracked.failures += 1
                     wait = self._reconnect_wait(tracked)
-                self.store.ledger.append("status", job=local_id, state=JobState.INTENT, error_code="retry")
-                job._update(state=JobState.INTENT, reconnecting=isinstance(err, TransportError))
+                reconnecting = isinstance(err, TransportError)
+                if job._update(when=(JobState.SUBMITTING,), state=JobState.INTENT, reconnecting=reconnecting):
+                    self.store.ledger.append(
+                        "status", job=local_id, state=JobState.INTENT, error_code="retry"
+                    )
                 if self._sleep(wait):
                     return
                 continue
             except ServerError as err:
                 if err.status == 503 and err.retry_after is not None:
                     self._account_backoff(err.retry_after)
-                    self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
-                    job._update(state=JobState.INTENT)
+                    if job._update(when=(JobState.SUBMITTING,), state=JobState.INTENT):
+                        self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
                     continue
                 self._may_exist(
                     tracked,
@@ -671,7 +676,14 @@ class JobManager:
         tracked.watch_since = now
         tracked.failures = 0
         self.store.ledger.append("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
-        if job.snapshot().is_final:
+        started = job._update(
+            when=(JobState.SUBMITTING,),
+            task_id=task.id,
+            state=JobState.QUEUED,
+            reconnecting=False,
+            gateway_status=task.status,
+        )
+        if started is None:
             # Cancelled while the create was in flight: keep the task id, and say it may be billed.
             job._update(task_id=task.id, error=CANCEL_MESSAGE)
             with self._lock:
@@ -679,7 +691,6 @@ class JobManager:
                     tracked.reserved_usd = job.snapshot().cost_estimate
                     self._reserved_usd += tracked.reserved_usd
             return
-        job._update(task_id=task.id, state=JobState.QUEUED, reconnecting=False, gateway_status=task.status)
         with self._lock:
             generation = tracked.generation
         self._schedule(tracked, self.poll_policy.next_delay([]) / self.time_scale, generation)
@@ -697,9 +708,8 @@ class JobManager:
             assert image.sha256 is not None
             url = self._uploaded.get(image.sha256)
             if url is None:
-                if job.snapshot().state != JobState.UPLOADING:
+                if job._update(when=(JobState.INTENT,), state=JobState.UPLOADING) is not None:
                     self.store.ledger.append("status", job=job.local_id, state=JobState.UPLOADING)
-                    job._update(state=JobState.UPLOADING)
                 path, _ = self.store.save_upload(image.data)
                 url = self.client.upload_image(image.data, filename=path.name)
                 self._uploaded[image.sha256] = url
