@@ -46,15 +46,18 @@ import seedance_widgets as sw
 from seedance_widgets.jobs import default_manager
 from seedance_widgets.widgets import JobView
 default_manager().time_scale = {scale}
-marks = []
-def _mark(snap, last=[None]):
-    if snap.progress != last[0]:
-        last[0] = snap.progress
-        marks.append([snap.progress, time.time()])"""
-# The mark subscriber goes first, so its stamp precedes the view's trait assignment.
+def recorder():
+    marks, last = [], [None]
+    def mark(snap):
+        if snap.progress != last[0]:
+            last[0] = snap.progress
+            marks.append([snap.progress, time.time()])
+    return marks, mark"""
+# One recorder per job; it subscribes first, so its stamp precedes the view's trait assignment.
 START = """\
+marks, mark = recorder()
 job = sw.generate({prompt!r}, duration=4, resolution="480p", rerun=True)
-job.subscribe(_mark)
+job.subscribe(mark)
 JobView(job)"""
 FINISH = """\
 job.wait(timeout=120)

@@ -27,9 +27,23 @@ def default_manager() -> JobManager:
 
             client = resolve_client()
             # The built-in emulator may run faster than the gateway: poll at its pace.
-            scale = 1.0 if has_key() else emulator_time_scale()
+            scale = _env_time_scale() or (1.0 if has_key() else emulator_time_scale())
             _default = JobManager(client=client, time_scale=scale)
         return _default
+
+
+def _env_time_scale() -> float | None:
+    """``$SEEDANCE_TIME_SCALE``: the speed of an emulator pointed at by SEEDANCE_BASE_URL (tests, demos)."""
+    text = os.environ.get("SEEDANCE_TIME_SCALE", "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"SEEDANCE_TIME_SCALE must be a positive number, not {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"SEEDANCE_TIME_SCALE must be a positive number, not {text!r}")
+    return value
 
 
 def set_default_manager(manager: JobManager | None) -> None:

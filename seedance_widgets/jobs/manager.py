@@ -54,7 +54,7 @@ from .job import Job
 from .policy import AdaptivePolicy, PollPolicy, PollSample
 from .restore import LedgerJob, fold
 from .state import FINAL_STATES, POLLED_STATES, DryRun, JobSnapshot, JobState
-from .store import LOCAL_IMAGE_PREFIX, Store, canonical_hash, sha256_bytes
+from .store import LOCAL_IMAGE_PREFIX, Store, canonical_body, canonical_hash, sha256_bytes
 
 log = logging.getLogger("seedance_widgets.jobs")
 
@@ -190,6 +190,10 @@ class JobManager:
         self._workers: list[threading.Thread] = []
         self._scheduler = threading.Thread(target=self._schedule_loop, name="seedance-scheduler", daemon=True)
         self._scheduler.start()
+        # Held while this manager lives: another process sharing the folder sees this owner is
+        # alive and leaves its unfinished jobs alone (the OS drops the lock if we are killed).
+        self.owner_id = uuid.uuid4().hex[:12]
+        self._owner_lock = self.store.hold_owner_lock(self.owner_id)
         _live_managers.add(self)
         if resume:
             self._restore()
@@ -242,23 +246,12 @@ class JobManager:
         if not isinstance(request, GenerationRequest):
             raise TypeError("submit() takes a GenerationRequest")
         prepared = self._prepare_images(request, images)
-        body = request.to_body()
-        if prepared:
-            body.pop("image_urls", None)
-            body["image_with_roles"] = [{"url": i.stable_url(), "role": i.role} for i in prepared]
-        request_hash = canonical_hash(body)
+        request_hash = canonical_hash(canonical_body(request, [(i.role, i.stable_url()) for i in prepared]))
         estimate = request_cost_usd(request)
         if dry_run:
-            exact = request.to_body()
-            if prepared:
-                exact.pop("image_urls", None)
-                exact["image_with_roles"] = [
-                    {
-                        "url": self._uploaded.get(i.sha256 or "", i.stable_url()) if i.sha256 else i.url,
-                        "role": i.role,
-                    }
-                    for i in prepared
-                ]
+            # The exact body: uploaded URLs where known, else the local file's marker.
+            known = [(i.role, self._uploaded.get(i.sha256 or "", i.stable_url())) for i in prepared]
+            exact = canonical_body(request, known)
             return DryRun(body=exact, estimate_usd=estimate, request_hash=request_hash)
         if self._stop.is_set():
             raise SeedanceError("this JobManager has been shut down; make a new one")
@@ -278,7 +271,7 @@ class JobManager:
         job = tracked.job
         local_id = job.local_id
         # The intent is durable before any paid call can happen.
-        self.store.ledger.append(
+        self._record(
             "intent",
             job=local_id,
             request_hash=request_hash,
@@ -326,7 +319,7 @@ class JobManager:
             job = Job(snap, self)
             tracked = _Tracked(job=job, created_at=created_at or now)
             self._tracked[local_id] = tracked
-        self.store.ledger.append(
+        self._record(
             "attached",
             job=local_id,
             task_id=task_id,
@@ -395,7 +388,7 @@ class JobManager:
             snap = job._update(when=_IN_PROGRESS, state=JobState.CANCELLED, error=CANCEL_MESSAGE, **ended)
             if snap is None:
                 return  # already ended
-        self.store.ledger.append(
+        self._record(
             "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=snap.error
         )
 
@@ -414,6 +407,9 @@ class JobManager:
                 thread.join(max(0.0, end - time.monotonic()))
         # Appends in progress finish first; later ones are refused, so no half record.
         self.store.ledger.close()
+        if self._owner_lock >= 0:
+            self.store.release_owner_lock(self.owner_id, self._owner_lock)
+            self._owner_lock = -1
         _live_managers.discard(self)
 
     def close(self) -> None:
@@ -424,6 +420,10 @@ class JobManager:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+    def _record(self, event: str, **fields: Any) -> None:
+        """One ledger record, signed with this manager's owner id."""
+        self.store.ledger.append(event, owner=self.owner_id, **fields)
 
     # ---- submit helpers ----------------------------------------------------------------
     def _new_tracked(
@@ -629,9 +629,7 @@ class JobManager:
             # billed) or this sees the cancel and sends nothing.
             if job._update(when=_NOT_SENT, state=JobState.SUBMITTING) is None:
                 return
-            self.store.ledger.append(
-                "status", job=local_id, state=JobState.SUBMITTING, body=request.to_body()
-            )
+            self._record("status", job=local_id, state=JobState.SUBMITTING, body=request.to_body())
             try:
                 task = self._single_shot.create(request)
             except TaskMayExistError as err:
@@ -648,9 +646,7 @@ class JobManager:
                     wait = self._reconnect_wait(tracked)
                 reconnecting = isinstance(err, TransportError)
                 if job._update(when=(JobState.SUBMITTING,), state=JobState.INTENT, reconnecting=reconnecting):
-                    self.store.ledger.append(
-                        "status", job=local_id, state=JobState.INTENT, error_code="retry"
-                    )
+                    self._record("status", job=local_id, state=JobState.INTENT, error_code="retry")
                 if self._sleep(wait):
                     return
                 continue
@@ -658,7 +654,7 @@ class JobManager:
                 if err.status == 503 and err.retry_after is not None:
                     self._account_backoff(err.retry_after)
                     if job._update(when=(JobState.SUBMITTING,), state=JobState.INTENT):
-                        self.store.ledger.append("status", job=local_id, state=JobState.INTENT)
+                        self._record("status", job=local_id, state=JobState.INTENT)
                     continue
                 self._may_exist(
                     tracked,
@@ -675,7 +671,7 @@ class JobManager:
         tracked.created_at = now
         tracked.watch_since = now
         tracked.failures = 0
-        self.store.ledger.append("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
+        self._record("created", job=local_id, task_id=task.id, state=JobState.QUEUED)
         started = job._update(
             when=(JobState.SUBMITTING,),
             task_id=task.id,
@@ -709,11 +705,11 @@ class JobManager:
             url = self._uploaded.get(image.sha256)
             if url is None:
                 if job._update(when=(JobState.INTENT,), state=JobState.UPLOADING) is not None:
-                    self.store.ledger.append("status", job=job.local_id, state=JobState.UPLOADING)
+                    self._record("status", job=job.local_id, state=JobState.UPLOADING)
                 path, _ = self.store.save_upload(image.data)
                 url = self.client.upload_image(image.data, filename=path.name)
                 self._uploaded[image.sha256] = url
-                self.store.ledger.append(
+                self._record(
                     "uploaded",
                     job=job.local_id,
                     sha256=image.sha256,
@@ -752,7 +748,7 @@ class JobManager:
             JobState.MAY_EXIST: "may_exist",
             JobState.DONE: "downloaded",
         }.get(state, "status")
-        self.store.ledger.append(
+        self._record(
             event, job=job.local_id, task_id=job.task_id, state=state, finished_at=round(now, 3), **record
         )
 
@@ -874,7 +870,7 @@ class JobManager:
         if task.status not in (QUEUED, "in_progress"):
             log.info("task %s has an unknown status %r; still watching", snap.task_id, task.status)
         if state != snap.state:
-            self.store.ledger.append(
+            self._record(
                 "status", job=job.local_id, task_id=snap.task_id, state=state, progress=task.progress
             )
             if state == JobState.RUNNING and snap.started_at is None:
@@ -908,7 +904,7 @@ class JobManager:
             tracked.failures = 0
             tracked.download_attempts = 0
         job = tracked.job
-        self.store.ledger.append("attached", job=job.local_id, task_id=job.task_id, state=JobState.QUEUED)
+        self._record("attached", job=job.local_id, task_id=job.task_id, state=JobState.QUEUED)
         job._update(state=JobState.QUEUED, error=None, error_code=None, finished_at=None)
         self._schedule(tracked, 0.0)
 
@@ -926,7 +922,7 @@ class JobManager:
                 **common,
             )
             return
-        self.store.ledger.append(
+        self._record(
             "status",
             job=job.local_id,
             task_id=job.task_id,
@@ -986,7 +982,7 @@ class JobManager:
         if job.snapshot().state != JobState.DOWNLOADING:
             return  # cancelled meanwhile; the file stays in the store
         relative = str(path.relative_to(self.store.root))
-        self.store.ledger.append(
+        self._record(
             "downloaded",
             job=job.local_id,
             task_id=snap.task_id,
@@ -1023,7 +1019,13 @@ class JobManager:
     def _restore(self) -> None:
         ledger_jobs, uploads = fold(self.store.ledger.read(), self.store.root)
         self._uploaded.update(uploads)
+        alive: dict[str, bool] = {}
         for entry in ledger_jobs.values():
+            if entry.state not in FINAL_STATES and entry.owner:
+                if entry.owner not in alive:
+                    alive[entry.owner] = self.store.owner_alive(entry.owner)
+                if alive[entry.owner]:
+                    continue  # another live process is watching it
             self._adopt(entry)
 
     def _adopt(self, entry: LedgerJob) -> None:
@@ -1067,7 +1069,7 @@ class JobManager:
                     "the task may exist and be billed",
                 )
             else:
-                self.store.ledger.append(
+                self._record(
                     "cancelled",
                     job=entry.local_id,
                     state=JobState.CANCELLED,

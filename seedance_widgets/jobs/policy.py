@@ -66,11 +66,6 @@ class Estimate:
     stalled_for: float
 
 
-def running_samples(samples: Sequence[PollSample]) -> list[PollSample]:
-    """The samples taken after the task left the queue (progress above 0 or not queued)."""
-    return [s for s in samples if s.progress > 0 or (s.status not in (QUEUED, "unknown") and s.t > 0)]
-
-
 def estimate(samples: Sequence[PollSample]) -> Estimate | None:
     """Predict the finish from (time, progress) samples, or None while nothing moves yet.
 

@@ -37,6 +37,8 @@ class LedgerJob:
     sha256: str | None = None
     seed: int | None = None
     cost_estimate: float = 0.0
+    #: The manager that wrote the latest record (lock file under .owners/ while it lives).
+    owner: str | None = None
 
 
 def _request_from(body: Any) -> GenerationRequest | None:
@@ -75,7 +77,7 @@ def fold(records: list[dict[str, Any]], root: Path) -> tuple[dict[str, LedgerJob
             job.request = _request_from(rec["body"]) or job.request
         if isinstance(rec.get("images"), list):
             job.images = rec["images"]
-        for name in ("task_id", "error", "error_code", "video_url", "expires_at", "sha256", "seed"):
+        for name in ("task_id", "error", "error_code", "video_url", "expires_at", "sha256", "seed", "owner"):
             if rec.get(name) is not None:
                 setattr(job, name, rec[name])
         if isinstance(rec.get("progress"), int):

@@ -5,12 +5,14 @@ seedance_outputs/
   ledger.jsonl
   videos/<sha256[:16]>-<slug>.mp4
   uploads/<sha256[:16]>.<ext>
+  .owners/<manager id>.lock     flock'ed by each live manager, so others leave its jobs alone
 ```
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -62,22 +64,17 @@ def canonical_hash(body: dict[str, Any]) -> str:
     return sha256_bytes(text.encode())
 
 
-def canonical_body(request: GenerationRequest, local_images: dict[str, str] | None = None) -> dict[str, Any]:
-    """The create body with each image URL that came from a local file replaced by ``sha256:<hex>``.
+def canonical_body(request: GenerationRequest, images: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The create body that identifies a request: the cache key is its :func:`canonical_hash`.
 
-    ``local_images`` maps such URLs to the file's sha256, so the same picture hashes the
-    same after a re-upload under a new URL.
+    ``images`` are (role, reference) pairs that replace the request's own images; a local
+    file's reference is ``sha256:<hex>`` of its bytes, so the same picture hashes the same
+    however often it is re-uploaded (and under whatever URL).
     """
     body = request.to_body()
-    swap = local_images or {}
-
-    def stable(url: str) -> str:
-        return LOCAL_IMAGE_PREFIX + swap[url] if url in swap else url
-
-    if "image_urls" in body:
-        body["image_urls"] = [stable(u) for u in body["image_urls"]]
-    if "image_with_roles" in body:
-        body["image_with_roles"] = [{**item, "url": stable(item["url"])} for item in body["image_with_roles"]]
+    if images:
+        body.pop("image_urls", None)
+        body["image_with_roles"] = [{"url": ref, "role": role} for role, ref in images]
     return body
 
 
@@ -96,6 +93,38 @@ class Store:
     def ensure(self) -> None:
         self.videos.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
+
+    # ---- owners: which managers (processes) are alive on this folder ----------------------
+    def hold_owner_lock(self, owner_id: str) -> int:
+        """Create and exclusively lock ``.owners/<owner_id>.lock``; returns the descriptor to keep."""
+        folder = self.root / ".owners"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{owner_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def release_owner_lock(self, owner_id: str, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            (self.root / ".owners" / f"{owner_id}.lock").unlink()
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def owner_alive(self, owner_id: str) -> bool:
+        """True while the manager ``owner_id`` (in any process) holds its lock."""
+        path = self.root / ".owners" / f"{owner_id}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return False  # shut down cleanly (file removed) or never existed
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also drops our probe lock
+        with contextlib.suppress(OSError):
+            path.unlink()  # its process died without cleaning up
+        return False
 
     def incoming_path(self, local_id: str) -> Path:
         """Where a download lands before its hash names it (dot-file: hidden from listings)."""

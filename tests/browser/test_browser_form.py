@@ -118,8 +118,11 @@ def test_form_generate_play_reuse_compare(
     form.locator('button.seedance-seed-mode[data-value="fixed"]').click()
     form.locator("input.seedance-seed").fill("1234")
     expect(generate).to_be_enabled()
-    generate.click()
+    # Ctrl+Enter in the prompt generates, and only that: the notebook must not re-run the cell.
+    count_before = nb.prompt(0).inner_text()
+    form.locator("textarea.seedance-prompt").press("Control+Enter")
     expect(cards).to_have_count(2)
+    assert nb.prompt(0).inner_text() == count_before, "Ctrl+Enter in the form also re-ran its cell"
     _wait_done_with_progress(page, cards.first, "form-2")
     expect(cards.first).to_contain_text("1234")
     nb.run_cell(1)

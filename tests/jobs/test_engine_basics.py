@@ -159,6 +159,10 @@ def test_dry_run_returns_the_exact_body_and_calls_nothing(manager: JobManager, e
     with_image = manager.submit(request, images=[("first_frame", picture)], dry_run=True)
     roles = with_image.body["image_with_roles"]  # type: ignore[union-attr, index]
     assert roles == [{"url": "sha256:" + hashlib.sha256(picture).hexdigest(), "role": "first_frame"}]
+    same = manager.submit(request, images=[("first_frame", bytes(picture))], dry_run=True)
+    other = manager.submit(request, images=[("first_frame", _png((0, 0, 0)))], dry_run=True)
+    assert same.request_hash == with_image.request_hash  # type: ignore[union-attr]
+    assert other.request_hash != with_image.request_hash  # type: ignore[union-attr]
     assert "nothing sent" in repr(dry)
     assert _requests(emulator.stats()) == 0
     assert manager.jobs() == []
@@ -249,12 +253,14 @@ def test_default_manager_uses_the_output_dir_from_the_environment(
     emu_env: Emulator, tmp_outputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(tmp_outputs))
+    monkeypatch.setenv("SEEDANCE_TIME_SCALE", "20")
     set_default_manager(None)
     try:
         manager = seedance_widgets.default_manager()
         assert manager.store.root == tmp_outputs.resolve()
         assert seedance_widgets.default_manager() is manager
         assert manager.client.base_url == emu_env.base_url
+        assert manager.time_scale == 20.0
     finally:
         manager.shutdown()
         set_default_manager(None)

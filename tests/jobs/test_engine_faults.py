@@ -329,3 +329,23 @@ def test_cancel_racing_the_create_tells_the_truth_about_billing(
         assert "nothing was created" not in job.snapshot().error  # type: ignore[operator, union-attr]
     else:
         assert "nothing was created" in snap.error  # type: ignore[operator]
+
+
+def test_a_second_live_manager_on_the_folder_leaves_the_first_ones_jobs_alone(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    emulator.configure(profile="realistic")
+    first = make_manager(tmp_outputs)
+    job = first.submit(quick_request())
+    _wait_for(lambda: job.task_id is not None)  # type: ignore[union-attr]
+    second = make_manager(tmp_outputs)  # another kernel on the same folder, while the first lives
+    assert second.get(job.local_id) is None  # type: ignore[union-attr]
+    assert job.status not in FINAL_STATES  # type: ignore[union-attr]
+    first.shutdown()  # its owner lock goes: now its unfinished job is up for adoption
+    third = make_manager(tmp_outputs)
+    adopted = third.get(job.local_id)  # type: ignore[union-attr]
+    assert adopted is not None
+    assert adopted.task_id == job.task_id  # type: ignore[union-attr]
+    assert adopted.status not in FINAL_STATES
+    adopted.cancel()
+    assert emulator.stats()["create"] == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seedance_widgets.api import GenerationRequest, ImageRole
+from seedance_widgets.api import GenerationRequest
 from seedance_widgets.jobs import Job, JobCancelledError, JobSnapshot, JobState, WaitTimeoutError
 from seedance_widgets.jobs.store import Store, canonical_body, canonical_hash, resolve_output_dir, slugify
 
@@ -19,17 +19,16 @@ def test_slug_is_short_safe_and_readable() -> None:
     assert len(slugify("word " * 50)) <= 40
 
 
-def test_request_hash_ignores_key_order_and_uses_image_content_not_url() -> None:
+def test_request_hash_ignores_key_order_and_marks_local_images_by_content() -> None:
     base = GenerationRequest(prompt="a fox", seed=3)
     assert canonical_hash(base.to_body()) == canonical_hash(dict(reversed(list(base.to_body().items()))))
-    first = base.replace(image_with_roles=(ImageRole("https://a.example/1.png", "first_frame"),))
-    second = base.replace(image_with_roles=(ImageRole("https://b.example/other.png", "first_frame"),))
-    same_file = {"https://a.example/1.png": "ab" * 32, "https://b.example/other.png": "ab" * 32}
-    assert canonical_hash(canonical_body(first, same_file)) == canonical_hash(
-        canonical_body(second, same_file)
-    )
-    assert canonical_hash(canonical_body(first)) != canonical_hash(canonical_body(second))
     assert canonical_hash(base.replace(seed=4).to_body()) != canonical_hash(base.to_body())
+    marker = "sha256:" + "ab" * 32
+    body = canonical_body(base, [("first_frame", marker)])
+    assert body["image_with_roles"] == [{"url": marker, "role": "first_frame"}]
+    with_url = base.replace(image_urls=("https://a.example/1.png",))
+    assert "image_urls" not in canonical_body(with_url, [("first_frame", marker)])
+    assert canonical_body(with_url) == with_url.to_body()
 
 
 def test_output_dir_comes_from_argument_then_environment_then_cwd(
