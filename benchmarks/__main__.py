@@ -8,6 +8,7 @@ the run goes on so the table always comes out whole.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -33,7 +34,9 @@ def run_group(group: str, module_name: str, quick: bool) -> tuple[list[Row], flo
         reason = f"benchmarks/{module_name}.py is not there yet ({exc})"
         return [_missing(d, reason) for d in defaults], 0.0
     try:
-        result: dict[str, Any] = module.run(quick=quick)
+        # Whatever a benchmark prints goes to stderr: stdout carries only the one table.
+        with contextlib.redirect_stdout(sys.stderr):
+            result: dict[str, Any] = module.run(quick=quick)
     except NotMeasured as exc:
         return [_missing(d, str(exc)) for d in defaults], time.perf_counter() - started
     except Exception as exc:  # a broken benchmark must not hide the others' rows

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,6 @@ def _advance(emu: EmulatorHandle, count: int) -> None:
 
 def _get_latency_ms(emu: EmulatorHandle, samples: int = 20) -> float:
     """Median wall ms of one task GET on a kept-alive connection (the engine's pooled session)."""
-    import time
-
     from seedance_widgets.api import GenerationRequest, SeedanceClient
 
     with SeedanceClient(api_key=emu.api_key, base_url=emu.base_url) as client:

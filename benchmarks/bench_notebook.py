@@ -10,8 +10,10 @@ fresh kernels (kernel start-up is in both), in the same folder, alternating.
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,6 @@ def _write(path: Path, cells: list[str]) -> Path:
 
 def _cell_seconds(nb: Any) -> list[float]:
     """Per-cell time from nbclient's timing metadata (execute_input -> execute_reply)."""
-    from datetime import datetime
-
     out = []
     for cell in nb.cells:
         ex = cell.get("metadata", {}).get("execution", {})
@@ -84,8 +84,6 @@ def _calls(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def _median_cells(runs: list[list[float]]) -> list[float]:
-    import statistics
-
     if not runs:
         return []
     return [round(statistics.median(col), 3) for col in zip(*runs, strict=False)]
@@ -93,8 +91,6 @@ def _median_cells(runs: list[list[float]]) -> list[float]:
 
 def _outside(walls: list[float], runs: list[list[float]]) -> float:
     """Median seconds of a run spent outside its cells (kernel start-up and shut-down, nbclient)."""
-    import statistics
-
     rest = [w - sum(c) for w, c in zip(walls, runs, strict=False)]
     return statistics.median(rest) if rest else float("nan")
 

@@ -47,11 +47,15 @@ class Job:
     snapshot on every change, **from the engine's threads** (the scheduler or a pool
     worker), in the order the changes happened. An observer must be quick and must not
     block on the kernel's main thread; widgets only assign traits there. An exception
-    in an observer is logged and does not stop the engine.
+    in an observer is logged and does not stop the engine. :meth:`wait` returns only after
+    every observer has been told of the final state.
     """
 
     def __init__(self, snapshot: JobSnapshot, manager: JobManager | None = None) -> None:
         self._snapshot = snapshot
+        # What waiters see: a change reaches them only after every observer has had it, so
+        # wait() returns once a view has shown the final state (e.g. before a cell ends).
+        self._settled = snapshot
         self._manager = manager
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -123,10 +127,10 @@ class Job:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            while not self._snapshot.is_final:
+            while not self._settled.is_final:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    snap = self._snapshot
+                    snap = self._settled
                     raise WaitTimeoutError(
                         f"job {snap.local_id} is still {snap.state} after waiting {timeout:g}s "
                         "(it carries on in the background; call wait() again)",
@@ -134,7 +138,7 @@ class Job:
                     )
                 # Short slices keep Ctrl-C responsive in the kernel's main thread.
                 self._changed.wait(0.25 if remaining is None else min(0.25, remaining))
-            snap = self._snapshot
+            snap = self._settled
         if snap.state == JobState.DONE and snap.path is not None:
             return snap.path
         error_type = _WAIT_ERRORS.get(snap.state, JobFailedError)
@@ -166,12 +170,14 @@ class Job:
                     return None
                 snap = dataclasses.replace(self._snapshot, at=time.time(), **changes)
                 self._snapshot = snap
-                self._changed.notify_all()
             for fn in list(self._observers):
                 try:
                     fn(snap)
                 except Exception:
                     log.exception("a job observer failed (ignored)")
+            with self._changed:
+                self._settled = snap
+                self._changed.notify_all()
             return snap
 
     def __repr__(self) -> str:

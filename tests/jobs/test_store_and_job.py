@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,20 @@ def test_without_a_key_the_builtin_emulator_is_used_with_a_notice(monkeypatch: p
     assert first.base_url in notice
     assert "emulator" in backend.describe_backend(first)
     assert first.get(first.create(GenerationRequest(prompt="a test pattern")).id).id
+
+
+def test_wait_returns_only_after_observers_saw_the_final_state() -> None:
+    job = _job()
+    seen: list[str] = []
+
+    def slow_view(snap: JobSnapshot) -> None:
+        if snap.is_final:
+            time.sleep(0.2)  # e.g. a view publishing its final display
+            seen.append(snap.state)
+
+    job.subscribe(slow_view)
+    timer = threading.Timer(0.01, lambda: job._update(state=JobState.DONE, path=Path("/tmp/x.mp4")))
+    timer.start()
+    job.wait(5)
+    assert seen == [JobState.DONE]
+    timer.join()
