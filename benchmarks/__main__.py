@@ -62,7 +62,7 @@ def run_group(group: str, module_name: str, quick: bool) -> tuple[list[Row], flo
 def _missing(default: Row, reason: str) -> Row:
     row = row_from_dict({}, default)
     row.not_measured = reason
-    return row
+    return row.finalize()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,7 +83,9 @@ class Row:
         return "PASS" if self.target.met(x) else "FAIL"
 
     def finalize(self) -> Row:
-        """Turn a row with no numbers and no reason into an honest 'not measured'."""
+        """Turn a row with no numbers and no reason into an honest 'not measured' (on one line)."""
+        if self.not_measured:
+            self.not_measured = " ".join(self.not_measured.split())
         if not self.not_measured and self.checked() is None:
             missing = "no samples" if not self.value else "no baseline samples"
             self.not_measured = f"{missing} were collected"

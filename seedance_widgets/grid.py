@@ -252,14 +252,19 @@ def grid(
 def _check_grid_budget(
     manager: JobManager, requests: list[GenerationRequest], images: list[Any], rerun: bool
 ) -> None:
-    """Refuse the whole grid up front when its estimate would pass the session budget."""
-    budget = getattr(manager, "budget_usd", None)
+    """Refuse the whole grid up front when its estimate would pass the session budget.
+
+    Combinations whose video is already saved (``manager.is_cached``) cost nothing unless
+    ``rerun``. One identical to a job still in flight is counted too: the check errs on the
+    side of refusing rather than overspending.
+    """
+    budget = manager.budget_usd
     if budget is None:
         return
-    spent = float(getattr(manager, "spent_usd", 0.0) or 0.0)
-    # Requests the manager will answer without a create (cached, in flight) cost nothing
-    # unless rerun.
-    total = sum(request_cost_usd(req) for req in requests if rerun or not _is_free(manager, req, images))
+    spent = manager.spent_usd
+    total = sum(
+        request_cost_usd(req) for req in requests if rerun or not manager.is_cached(req, images=images)
+    )
     if spent + total > budget + 1e-9:
         from .jobs import BudgetExceededError
 
@@ -267,41 +272,6 @@ def _check_grid_budget(
             f"This grid of {len(requests)} jobs is estimated at ${total:.2f}; with ${spent:.2f} "
             f"already spent this session it would pass the ${budget:.2f} budget. Nothing was submitted."
         )
-
-
-#: States in which a job's request, asked again, makes a new task (see JobManager.submit).
-_RETRY_STATES = frozenset({"failed", "cancelled"})
-
-
-def _is_free(manager: JobManager, request: GenerationRequest, images: list[Any]) -> bool:
-    """Whether submitting ``request`` (without rerun) would be answered with no create.
-
-    Uses ``manager.is_cached(request)`` when the manager offers it (and no images are
-    involved, as it takes the request alone). Otherwise it reads the manager's public state
-    the way ``JobManager.submit`` decides: the request's hash (from a dry run, which sends
-    nothing) names a job still running, or one whose video is saved, or whose newest job
-    did not fail or get cancelled (a video fetched again, an expired notice, a resumed task).
-    """
-    is_cached = getattr(manager, "is_cached", None)
-    if callable(is_cached) and not images:
-        return bool(is_cached(request))
-    dry = manager.submit(request, images=images, dry_run=True)
-    assert isinstance(dry, DryRun)
-    same = [
-        snap
-        for snap in (job.snapshot() for job in manager.jobs())
-        if snap.request_hash == dry.request_hash and not snap.from_cache
-    ]
-    if not same:
-        return False
-    if any(not snap.is_final for snap in same):
-        return True
-    if any(snap.state == "done" and manager.store.file_matches(snap.path, snap.sha256) for snap in same):
-        return True
-    newest = same[-1]
-    if newest.state in _RETRY_STATES:
-        return False
-    return not (newest.state == "timed_out" and not newest.task_id)
 
 
 # ---- the shareable page -------------------------------------------------------------------------

@@ -334,11 +334,30 @@ def test_a_cached_grid_fits_any_budget_but_rerun_is_counted(
 
 
 def test_job_manager_offers_a_public_cache_check() -> None:
-    """The grid's budget check prefers ``JobManager.is_cached(request)``; without it, the grid reads
-    the manager's jobs itself (test above). This records which one is in use."""
-    if not hasattr(JobManager, "is_cached"):
-        pytest.xfail("JobManager has no public is_cached(); grid falls back to dry-run hashes + jobs()")
+    """The grid's budget check asks ``JobManager.is_cached(request, images)`` (no private reads)."""
     assert callable(JobManager.is_cached)
+
+
+def test_the_budget_check_counts_only_combinations_that_are_not_saved_yet(
+    emulator: Emulator, tmp_outputs: Path, managers: list[JobManager]
+) -> None:
+    """Half a grid already made: only the other half is counted against the budget."""
+    manager = _manager(emulator, tmp_outputs, budget_usd=4 * CLIP_COST)
+    managers.append(manager)
+    half = grid(prompts=PROMPTS, seeds=SEEDS[:1], manager=manager, **SMALL)  # 2 clips
+    assert isinstance(half, Grid)
+    half.wait(timeout=120)
+    assert all(manager.is_cached(job.request) for job in half.jobs)  # type: ignore[arg-type]
+    # 6 clips in all, 2 of them saved: 4 more would bring the session to 6 > 4.
+    with pytest.raises(BudgetExceededError, match=rf"estimated at \${4 * CLIP_COST:.2f}"):
+        grid(prompts=PROMPTS, seeds=SEEDS, manager=manager, **SMALL)
+    assert emulator.stats()["create"] == 2
+    manager.budget_usd = 6 * CLIP_COST  # now the 4 new ones fit exactly
+    full = grid(prompts=PROMPTS, seeds=SEEDS, manager=manager, **SMALL)
+    assert isinstance(full, Grid)
+    assert sum(job.snapshot().from_cache for job in full.jobs) == 2
+    full.wait(timeout=120)
+    assert emulator.stats()["create"] == 6
 
 
 # ---- re-runs are free ---------------------------------------------------------------------------
@@ -392,9 +411,8 @@ def test_images_are_shared_by_every_job(emulator: Emulator, manager: JobManager,
     assert None not in g.wait(timeout=120)
     stats = emulator.stats()
     assert stats["create"] == 2
-    # Two distinct images. Jobs created at the same moment may each upload them (the engine's
-    # per-image upload cache is not shared by concurrent creates), so up to one upload per job.
-    assert 2 <= stats["upload"] <= 4
+    # Two distinct images, each uploaded once: jobs created at the same moment share the upload.
+    assert stats["upload"] == 2
     images = [[(i["role"], i["sha256"]) for i in rec["images"]] for rec in _intents(tmp_outputs)]
     assert len(images) == 2
     assert images[0] == images[1]

@@ -107,6 +107,15 @@ class _Image:
 
 
 @dataclasses.dataclass
+class _PendingUpload:
+    """One image upload in flight; jobs needing the same image wait on ``done``."""
+
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    url: str | None = None
+    error: BaseException | None = None
+
+
+@dataclasses.dataclass
 class _Tracked:
     """The engine's private bookkeeping for one job (never shown to observers)."""
 
@@ -175,6 +184,8 @@ class JobManager:
         #: Jobs by canonical request hash, oldest first (a rerun adds one; none is forgotten).
         self._by_hash: dict[str, list[Job]] = {}
         self._uploaded: dict[str, str] = {}
+        #: Uploads on the wire, by image sha256: other jobs needing the image wait for that one.
+        self._uploads_in_flight: dict[str, _PendingUpload] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self._backoff_until = 0.0
@@ -246,7 +257,7 @@ class JobManager:
         if not isinstance(request, GenerationRequest):
             raise TypeError("submit() takes a GenerationRequest")
         prepared = self._prepare_images(request, images)
-        request_hash = canonical_hash(canonical_body(request, [(i.role, i.stable_url()) for i in prepared]))
+        request_hash = _request_hash(request, prepared)
         estimate = request_cost_usd(request)
         if dry_run:
             # The exact body: uploaded URLs where known, else the local file's marker.
@@ -282,6 +293,22 @@ class JobManager:
         )
         self._run_in_pool(lambda: self._create(tracked), _CREATE)
         return job
+
+    def is_cached(self, request: GenerationRequest, images: Sequence[ImageInput] = ()) -> bool:
+        """Whether ``submit(request, images=images)`` (without ``rerun``) would return a finished,
+        saved video at once: zero HTTP requests, nothing billed.
+
+        False when an identical job is still in flight (submit returns that job), when the saved
+        file is gone or altered, when there is no such job, and once the manager is shut down.
+        Sends nothing; local images are read and hashed, not uploaded.
+        """
+        if not isinstance(request, GenerationRequest):
+            raise TypeError("is_cached() takes a GenerationRequest")
+        if self._stop.is_set():
+            return False
+        request_hash = _request_hash(request, self._prepare_images(request, images))
+        with self._lock:
+            return self._saved_match(self._by_hash.get(request_hash) or []) is not None
 
     def attach(
         self,
@@ -482,10 +509,9 @@ class JobManager:
         for job in reversed(same):
             if not job.snapshot().is_final:
                 return job, None
-        for job in reversed(same):
-            snap = job.snapshot()
-            if snap.state == JobState.DONE and self.store.file_matches(snap.path, snap.sha256):
-                return self._cache_hit(snap), None
+        saved = self._saved_match(same)
+        if saved is not None:
+            return self._cache_hit(saved), None
         existing = same[-1]
         snap = existing.snapshot()
         if snap.state in (JobState.MAY_EXIST, JobState.EXPIRED):
@@ -518,6 +544,18 @@ class JobManager:
         )
         self._tracked[expired.local_id] = _Tracked(job=expired)
         return expired, None
+
+    def _saved_match(self, same: list[Job]) -> JobSnapshot | None:
+        """The finished job whose saved video answers a request (jobs ``same`` share its hash),
+        or None: also when one of them is still in flight, since submit then returns that one.
+        The single rule behind both :meth:`submit`'s cache hits and :meth:`is_cached`."""
+        snaps = [job.snapshot() for job in reversed(same)]
+        if any(not snap.is_final for snap in snaps):
+            return None
+        for snap in snaps:
+            if snap.state == JobState.DONE and self.store.file_matches(snap.path, snap.sha256):
+                return snap
+        return None
 
     def _cache_hit(self, snap: JobSnapshot) -> Job:
         """A new, already finished job for a saved video (no request, nothing billed)."""
@@ -702,25 +740,58 @@ class JobManager:
                 roles.append(ImageRole(image.url, image.role))
                 continue
             assert image.sha256 is not None
-            url = self._uploaded.get(image.sha256)
+            url = self._uploaded_url(tracked, image.sha256, image.data)
             if url is None:
-                if job._update(when=(JobState.INTENT,), state=JobState.UPLOADING) is not None:
-                    self._record("status", job=job.local_id, state=JobState.UPLOADING)
-                path, _ = self.store.save_upload(image.data)
-                url = self.client.upload_image(image.data, filename=path.name)
-                self._uploaded[image.sha256] = url
-                self._record(
-                    "uploaded",
-                    job=job.local_id,
-                    sha256=image.sha256,
-                    url=url,
-                    path=str(path.relative_to(self.store.root)),
-                )
+                return None  # shutting down
             image.url = url
             roles.append(ImageRole(url, image.role))
             if job.snapshot().is_final or self._stop.is_set():
                 return None
         return roles
+
+    def _uploaded_url(self, tracked: _Tracked, sha256: str, data: bytes) -> str | None:
+        """The gateway URL of an image: known already, or uploaded once. Jobs that need the same
+        image at the same time wait for the one upload in flight (None: shutting down)."""
+        job = tracked.job
+        with self._lock:
+            url = self._uploaded.get(sha256)
+            if url is not None:
+                return url
+            pending = self._uploads_in_flight.get(sha256)
+            mine = pending is None
+            if pending is None:
+                pending = self._uploads_in_flight[sha256] = _PendingUpload()
+        if job._update(when=(JobState.INTENT,), state=JobState.UPLOADING) is not None:
+            self._record("status", job=job.local_id, state=JobState.UPLOADING)
+        if not mine:
+            while not pending.done.wait(0.25):
+                if self._stop.is_set():
+                    return None
+            if pending.error is not None or pending.url is None:
+                raise SeedanceError(str(pending.error or "the upload was interrupted")) from pending.error
+            return pending.url
+        try:
+            path, _ = self.store.save_upload(data)
+            url = self.client.upload_image(data, filename=path.name)
+        except BaseException as err:
+            pending.error = err
+            raise
+        else:
+            pending.url = url
+            self._record(
+                "uploaded",
+                job=job.local_id,
+                sha256=sha256,
+                url=url,
+                path=str(path.relative_to(self.store.root)),
+            )
+            with self._lock:
+                self._uploaded[sha256] = url
+            return url
+        finally:
+            with self._lock:
+                self._uploads_in_flight.pop(sha256, None)
+            pending.done.set()
 
     def _fail_before_task(self, tracked: _Tracked, message: str, code: str) -> None:
         self._release(tracked)
@@ -1099,6 +1170,11 @@ def _single_attempt_view(client: SeedanceClient) -> SeedanceClient:
     view.__dict__.update(client.__dict__)
     view.retry = RetryPolicy(attempts=1)
     return view
+
+
+def _request_hash(request: GenerationRequest, images: list[_Image]) -> str:
+    """The canonical hash of a request with its images (local ones by content)."""
+    return canonical_hash(canonical_body(request, [(i.role, i.stable_url()) for i in images]))
 
 
 def _new_local_id() -> str:

@@ -29,9 +29,7 @@ _made: list[JobManager] = []
 
 
 def _alive(manager: JobManager) -> bool:
-    # JobManager has no public "is shut down" flag; default_manager() reads the same event.
-    stop = getattr(manager, "_stop", None)
-    return not (stop is not None and stop.is_set())
+    return not manager.closed
 
 
 def _key(settings: Seedance) -> tuple[Any, ...]:

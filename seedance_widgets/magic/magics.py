@@ -14,6 +14,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from seedance_widgets.api import GenerationRequest, request_cost_usd
+
 from . import engine
 from .config import Seedance
 from .display import CellDisplays, SweepList, say
@@ -144,20 +146,58 @@ class SeedanceMagics(Magics):
             self._notice_shown = True
             say(notice)
 
-    def _submit(self, manager: JobManager, call: MagicCall, seed: int | None) -> Job | DryRun:
-        from seedance_widgets.api import GenerationRequest
-        from seedance_widgets.jobs import BudgetExceededError
+    @staticmethod
+    def _requests(call: MagicCall) -> list[GenerationRequest]:
+        """One request per job of the call: one per seed of a sweep, else just one."""
+        seeds: list[int | None] = list(call.seeds) or [None]
+        requests = []
+        for seed in seeds:
+            params = dict(call.params)
+            if seed is not None:
+                params["seed"] = seed
+            requests.append(GenerationRequest(prompt=call.prompt, **params))
+        return requests
 
-        params = dict(call.params)
-        if seed is not None:
-            params["seed"] = seed
+    @staticmethod
+    def _images(call: MagicCall) -> list[tuple[str, Any]]:
         images: list[tuple[str, Any]] = []
         if call.first_frame is not None:
             images.append(("first_frame", call.first_frame))
         if call.last_frame is not None:
             images.append(("last_frame", call.last_frame))
         images += [("reference_image", ref) for ref in call.references]
-        request = GenerationRequest(prompt=call.prompt, **params)
+        return images
+
+    @staticmethod
+    def _check_sweep_budget(
+        manager: JobManager, call: MagicCall, requests: list[GenerationRequest], images: list[tuple[str, Any]]
+    ) -> None:
+        """Refuse a whole sweep before anything is sent when its estimate would pass the budget.
+
+        Seeds whose video is saved already (``manager.is_cached``) are free unless ``--rerun``;
+        one still in flight is counted (erring towards refusing, never overspending).
+        """
+        budget = manager.budget_usd
+        if budget is None or call.dry_run:
+            return
+        paid = [req for req in requests if call.rerun or not manager.is_cached(req, images=images)]
+        total = sum(request_cost_usd(req) for req in paid)
+        spent = manager.spent_usd
+        if spent + total <= budget + 1e-9:
+            return
+        cached = len(requests) - len(paid)
+        free = f" ({cached} already saved, free)" if cached else ""
+        raise UsageError(
+            f"refused before sending: this sweep of {len(requests)} jobs{free} is estimated at ${total:.2f}; "
+            f"with ${spent:.2f} already estimated this session it would pass the budget of ${budget:.2f}. "
+            "Nothing was sent (estimates from a published list price; see %config Seedance.budget_usd)."
+        )
+
+    def _submit(
+        self, manager: JobManager, call: MagicCall, request: GenerationRequest, images: list[tuple[str, Any]]
+    ) -> Job | DryRun:
+        from seedance_widgets.jobs import BudgetExceededError
+
         try:
             return manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
         except BudgetExceededError as err:
@@ -167,17 +207,20 @@ class SeedanceMagics(Magics):
         from seedance_widgets.jobs import Job
 
         manager = self._manager()
+        requests = self._requests(call)
+        images = self._images(call)
+        if call.is_sweep:
+            self._check_sweep_budget(manager, call, requests, images)
         results: list[Any] = []
-        seeds: list[int | None] = list(call.seeds) or [None]
-        for seed in seeds:
+        for request in requests:
             try:
-                result = self._submit(manager, call, seed)
+                result = self._submit(manager, call, request, images)
             except UsageError as err:
                 if not results:
                     raise
+                # Only when spending elsewhere (another cell's thread, a form) raced the check above.
                 started = ", ".join(getattr(r, "local_id", "?") for r in results)
                 raise UsageError(f"{err}; the sweep stopped after {len(results)} ({started})") from None
-            # Shown as each one starts, so a sweep cut short still shows what it started.
             if isinstance(result, Job):
                 self.displays.show_job(result, embed=call.embed)
             else:

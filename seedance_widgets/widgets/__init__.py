@@ -6,14 +6,7 @@ package build (``npm run build``).
 
 from .form import SeedanceForm
 from .gallery import Gallery
-from .job_view import (
-    MSG_CANCEL,
-    MSG_VIDEO_REQUEST,
-    MSG_VIDEO_RESPONSE,
-    JobView,
-    display_job,
-    register_job_formatter,
-)
+from .job_view import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView
 
 __all__ = [
     "MSG_CANCEL",
@@ -22,6 +15,4 @@ __all__ = [
     "Gallery",
     "JobView",
     "SeedanceForm",
-    "display_job",
-    "register_job_formatter",
 ]

@@ -265,6 +265,11 @@ def _tone(state: str) -> str:
     return "active"
 
 
+def tone_colour(state: str) -> str:
+    """The colour of a state's status text in the static forms (red for failures)."""
+    return _TONE_COLOURS[_tone(state)]
+
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
 

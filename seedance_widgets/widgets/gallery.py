@@ -8,6 +8,7 @@ gateway URL, which expires, nor the file under the Jupyter server's root).
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -209,10 +210,20 @@ class Gallery(anywidget.AnyWidget):
     #: The last error from handling a page message, shown under the grid ("" = none).
     error = traitlets.Unicode("", help="last error shown under the grid").tag(sync=True)
 
-    def __init__(self, jobs: Iterable[Any], rows: str | None = None, cols: str | None = None) -> None:
+    def __init__(
+        self,
+        jobs: Iterable[Any],
+        rows: str | None = None,
+        cols: str | None = None,
+        *,
+        notebook_dir: str | Path | None = None,
+    ) -> None:
+        """``notebook_dir``: the folder the static ``<video src>`` paths are relative to (default:
+        the working directory, which is the notebook's folder in Jupyter)."""
         # Check before the widget opens a comm, so a bad name fails cleanly.
         _check_param("rows", rows)
         _check_param("cols", cols)
+        self._notebook_dir = Path(notebook_dir) if notebook_dir is not None else Path.cwd()
         self._lock = threading.RLock()
         self._jobs: list[Any] = list(jobs)
         self._by_id: dict[str, Any] = {job.local_id: job for job in self._jobs}
@@ -310,3 +321,108 @@ class Gallery(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"<Gallery of {len(self._jobs)} jobs, rows={self.rows!r}, cols={self.cols!r}: {self.title}>"
+
+    # ---- static forms (nbconvert, GitHub, a terminal: wherever the widget cannot render) ----------
+    def _repr_mimebundle_(self, **_kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The widget view plus text/html (a table of the cells) and text/plain fallbacks."""
+        with self._lock:
+            snaps = [(self._position(job), job.snapshot()) for job in self._jobs]
+            row_labels, col_labels, title = list(self.row_labels), list(self.col_labels), self.title
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        widget = super()._repr_mimebundle_()
+        if widget is not None:
+            data, metadata = dict(widget[0]), dict(widget[1] or {})
+        data["text/plain"] = "\n".join(
+            [f"Seedance gallery: {title}", *(_display.text_line(snap) for _, snap in snaps)]
+        )
+        data["text/html"] = static_gallery_html(
+            snaps,
+            row_labels if self.rows else [],
+            col_labels if self.cols else [],
+            title,
+            notebook_dir=self._notebook_dir,
+        )
+        return data, metadata
+
+
+def static_gallery_html(
+    cells: Sequence[tuple[tuple[int, int], JobSnapshot]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str,
+    *,
+    notebook_dir: Path | None = None,
+) -> str:
+    """The gallery as a plain HTML table: headers, then per cell each job's status, prompt,
+    parameters and ``<video>`` (src relative to ``notebook_dir``). Inline styles only; every
+    value escaped."""
+    esc = html.escape
+    n_rows = max([len(row_labels), 1, *(r + 1 for (r, _), _ in cells)])
+    n_cols = max([len(col_labels), 1, *(c + 1 for (_, c), _ in cells)])
+    grid: list[list[list[JobSnapshot]]] = [[[] for _ in range(n_cols)] for _ in range(n_rows)]
+    for (row, col), snap in cells:
+        grid[row][col].append(snap)
+    pad = "border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left"
+    out = [
+        '<div class="seedance-gallery-static" style="font-family:sans-serif;font-size:13px">',
+        f'<div style="font-weight:600;margin-bottom:6px">{esc(title)}</div>',
+        '<table style="border-collapse:collapse">',
+    ]
+    if col_labels:
+        corner = f'<th style="{pad}"></th>' if row_labels else ""
+        heads = "".join(f'<th style="{pad}">{esc(label)}</th>' for label in col_labels)
+        out.append(f"<tr>{corner}{heads}</tr>")
+    for r in range(n_rows):
+        tds = [f'<th style="{pad}">{esc(row_labels[r])}</th>'] if row_labels and r < len(row_labels) else []
+        for c in range(n_cols):
+            jobs = "".join(_static_job(snap, notebook_dir) for snap in grid[r][c])
+            where = f'data-row="{r}" data-col="{c}"'
+            tds.append(f'<td class="seedance-gallery-static-cell" {where} style="{pad}">{jobs}</td>')
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</table></div>")
+    return "\n".join(out)
+
+
+def _static_job(snap: JobSnapshot, notebook_dir: Path | None) -> str:
+    """One job in a static gallery cell: status, prompt, parameters, then progress or the video."""
+    esc = html.escape
+    colour = _display.tone_colour(snap.state)
+    prompt = " ".join(snap.prompt.split())
+    short = prompt if len(prompt) <= 80 else prompt[:79] + "…"
+    params = _display.params_of(snap)
+    if params:
+        params["seed"] = seed_used(snap)
+    chips = " · ".join(
+        part
+        for part in (
+            params.get("resolution"),
+            params.get("aspect_ratio"),
+            f"{params['duration']} s" if params.get("duration") else None,
+            "audio" if params.get("audio") else None,
+            "camera fixed" if params.get("camera_fixed") else None,
+            value_label("seed", params.get("seed")) if params else None,
+        )
+        if part
+    )
+    parts = [
+        f'<div class="seedance-static" data-id="{esc(snap.local_id, quote=True)}" '
+        f'data-state="{esc(snap.state, quote=True)}" style="margin:2px 0">',
+        f'<div style="color:{colour};font-weight:600">{esc(_display.status_text(snap))}</div>',
+        f'<div style="color:#666" title="{esc(prompt, quote=True)}">“{esc(short)}”</div>',
+    ]
+    if chips:
+        parts.append(f'<div style="color:#666">{esc(chips)}</div>')
+    if snap.error:
+        parts.append(f'<div style="color:{_display.tone_colour(JobState.FAILED)}">{esc(snap.error)}</div>')
+    path = Path(snap.path) if snap.path is not None else None
+    if snap.state == JobState.DONE and path is not None and path.is_file():
+        src = _display.video_src(path, notebook_dir, embed=False)
+        parts.append(
+            f'<video class="seedance-static-video" controls muted preload="metadata" width="320" '
+            f'src="{esc(src, quote=True)}" style="display:block;max-width:100%"></video>'
+        )
+    elif not snap.is_final:
+        parts.append(f'<progress max="100" value="{snap.progress}">{snap.progress}%</progress>')
+    parts.append("</div>")
+    return "".join(parts)

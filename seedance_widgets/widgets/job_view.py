@@ -400,20 +400,3 @@ def _kernel() -> Any:
 
 def _in_kernel() -> bool:
     return _kernel() is not None
-
-
-def display_job(job: Job) -> None:
-    """Show ``job`` as a :class:`JobView` (an ``ipython_display_formatter`` printer)."""
-    JobView.for_job(job)._ipython_display_()
-
-
-def register_job_formatter(shell: Any = None) -> None:
-    """Make a :class:`Job` that is a cell's last value (or passed to ``display``) show as a JobView.
-    The magic's ``load_ipython_extension`` calls this with its shell."""
-    if shell is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    if shell is None:
-        return
-    shell.display_formatter.ipython_display_formatter.for_type(Job, display_job)

@@ -296,3 +296,48 @@ def test_a_failed_rerun_does_not_hide_the_saved_video(manager: JobManager, emula
     assert again.snapshot().from_cache  # type: ignore[union-attr]
     assert again.wait(0) == path  # type: ignore[union-attr]
     assert _requests(emulator.stats()) == 0
+
+
+def test_concurrent_jobs_sharing_images_upload_each_image_once(
+    manager: JobManager, emulator: Emulator
+) -> None:
+    emulator.configure(latency=0.2)  # every upload is still on the wire when the next job wants it
+    first, reference = _png((200, 40, 40)), _png((40, 200, 40))
+    images = [("first_frame", first), ("reference_image", reference)]
+    prompts = [f"the scene comes alive, take {i}" for i in range(3)]
+    jobs = [manager.submit(quick_request(prompt), images=images) for prompt in prompts]
+    for job in jobs:
+        job.wait(WAIT)  # type: ignore[union-attr]
+    stats = emulator.stats()
+    assert stats["create"] == 3
+    assert stats["upload"] == 2
+    assert len([r for r in _ledger(manager) if r["event"] == "uploaded"]) == 2
+    bodies = [r["body"] for r in _ledger(manager) if r["event"] == "status" and r.get("body")]
+    assert len({json.dumps(b["image_with_roles"], sort_keys=True) for b in bodies}) == 1  # type: ignore[index]
+
+
+def test_is_cached_says_whether_submit_would_answer_from_the_saved_file(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    manager = make_manager()
+    picture = _png((90, 90, 200))
+    request = quick_request("a glass of water on a windowsill")
+    assert not manager.is_cached(request)
+    job = manager.submit(request, images=[("first_frame", picture)])
+    assert not manager.is_cached(request, images=[("first_frame", picture)])  # in flight: not a file yet
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    assert manager.is_cached(request, images=[("first_frame", picture)])
+    assert not manager.is_cached(request)  # without the image it is another request
+    assert not manager.is_cached(request, images=[("first_frame", _png((1, 2, 3)))])
+    assert not manager.is_cached(request.replace(seed=7), images=[("first_frame", picture)])
+    emulator.reset_stats()
+    manager.shutdown()
+    fresh = make_manager(tmp_outputs)  # a restarted kernel reads the ledger
+    assert fresh.is_cached(request, images=[("first_frame", picture)])
+    assert _requests(emulator.stats()) == 0  # asking sends nothing
+    hit = fresh.submit(request, images=[("first_frame", picture)])
+    assert hit.snapshot().from_cache  # type: ignore[union-attr]
+    path.write_bytes(b"altered")
+    assert not fresh.is_cached(request, images=[("first_frame", picture)])
+    fresh.shutdown()
+    assert not fresh.is_cached(request, images=[("first_frame", picture)])  # submit would refuse

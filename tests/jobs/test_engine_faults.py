@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -267,13 +268,13 @@ def test_may_exist_with_a_local_image_survives_a_restart_and_resubmits_with_it(
     assert emulator.stats()["tasks"] == 2
 
 
-def _png_bytes() -> bytes:
+def _png_bytes(colour: tuple[int, int, int] = (250, 200, 0)) -> bytes:
     import io
 
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", (32, 32), (250, 200, 0)).save(buffer, format="PNG")
+    Image.new("RGB", (32, 32), colour).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -349,3 +350,39 @@ def test_a_second_live_manager_on_the_folder_leaves_the_first_ones_jobs_alone(
     assert adopted.status not in FINAL_STATES
     adopted.cancel()
     assert emulator.stats()["create"] == 1
+
+
+@pytest.mark.parametrize(
+    ("latency", "jitter", "with_image"),
+    [(0.0, 0.0, False), (0.02, 0.0, False), (0.02, 0.01, False), (0.02, 0.01, True)],
+    ids=["at-once", "slow-gateway", "jittered", "jittered-upload"],
+)
+def test_cancel_right_after_submit_never_creates_a_task_it_said_was_not_created(
+    manager: JobManager, emulator: Emulator, latency: float, jitter: float, with_image: bool
+) -> None:
+    """30 submit+cancel pairs; the cancels land before, during and after the create (or upload)."""
+    emulator.configure(profile="realistic", latency=latency)  # tasks outlive the test
+    rng = random.Random(7)
+    jobs = []
+    for i in range(30):
+        images = [("first_frame", _png_bytes((i, 100, 200)))] if with_image else []
+        job = manager.submit(quick_request(f"a paper boat, race {i}"), images=images)
+        assert isinstance(job, Job)
+        time.sleep(rng.uniform(0.0, jitter))
+        job.cancel()
+        jobs.append(job)
+    # Every create on the wire comes back before the count is read.
+    manager.shutdown(timeout=30.0)
+    snaps = [job.snapshot() for job in jobs]
+    assert all(s.state == JobState.CANCELLED for s in snaps)
+    not_sent = [s for s in snaps if "nothing was created" in (s.error or "")]
+    maybe_billed = [s for s in snaps if s not in not_sent]
+    assert all(s.task_id is None for s in not_sent)
+    for snap in maybe_billed:
+        assert "billed" in (snap.error or "")
+    created = {s.task_id for s in maybe_billed if s.task_id}
+    assert emulator.stats()["create"] == len(maybe_billed)
+    assert set(emulator.task_ids()) == created
+    # The ledger tells the same story: a job said to be unsent never reached "submitting".
+    submitting = {r["job"] for r in manager.store.ledger.read() if r.get("state") == JobState.SUBMITTING}
+    assert not submitting & {s.local_id for s in not_sent}

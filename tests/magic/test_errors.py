@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from magic_session import Session
 
 from seedance_widgets.emulator import Emulator
+from seedance_widgets.magic import engine
 
 CASES = [
     ("%seedance -r 5:4 a cat", "16:9, 9:16, 1:1, 4:3, 3:4, 21:9"),
@@ -93,9 +94,29 @@ def test_bad_config_values_are_refused_naming_the_allowed_ones(
         assert allowed in caplog.text
 
 
-def test_a_sweep_cut_short_by_the_budget_says_what_it_started(ip: Session, emu_env: Emulator) -> None:
-    ip.run("%config Seedance.budget_usd = 0.1")  # room for two 480p 4 s clips (~$0.048 each)
-    with pytest.raises(UsageError, match=r"budget.*the sweep stopped after 2 \(job-"):
-        ip.run("%seedance --seeds 1,2,3 --resolution 480p -d 4 a koi")
-    assert len(ip.widget_ids()) == 2  # the two that started are on screen
-    assert emu_env.stats()["create"] <= 2
+def test_a_sweep_over_the_budget_is_refused_whole_before_anything_is_sent(
+    ip: Session, emu_env: Emulator
+) -> None:
+    ip.run("%config Seedance.budget_usd = 0.15")  # room for three 480p 4 s clips ($0.048 each)
+    refused = r"sweep of 4 jobs is estimated at \$0\.19.*budget.*Nothing was sent"
+    with pytest.raises(UsageError, match=refused):
+        ip.run("%seedance --seeds 1,2,3,4 --resolution 480p -d 4 a koi")
+    assert ip.widget_ids() == []
+    assert (emu_env.stats()["create"], emu_env.stats()["upload"]) == (0, 0)
+    magics = ip.shell.magics_manager.registry["SeedanceMagics"]
+    manager = engine.manager_for(magics.settings)
+    assert manager.jobs() == []
+    assert manager.spent_usd == 0
+
+    for job in ip.run("%seedance --seeds 1,2 --resolution 480p -d 4 a koi"):
+        job.wait(timeout=60)
+    # Seeds 1 and 2 are saved: only seed 3 is counted, and it fits ($0.096 + $0.048 <= $0.15).
+    sweep = ip.run("%seedance --seeds 1,2,3 --resolution 480p -d 4 a koi")
+    assert [job.snapshot().from_cache for job in sweep] == [True, True, False]
+    sweep[2].wait(timeout=60)
+    assert emu_env.stats()["create"] == 3
+    with pytest.raises(UsageError, match=r"sweep of 2 jobs is estimated at \$0\.10"):
+        ip.run("%seedance --rerun --seeds 1,2 --resolution 480p -d 4 a koi")  # rerun pays again
+    with pytest.raises(UsageError, match=r"3 already saved, free\) is estimated at \$0\.05"):
+        ip.run("%seedance --seeds 1,2,3,4 --resolution 480p -d 4 a koi")
+    assert emu_env.stats()["create"] == 3

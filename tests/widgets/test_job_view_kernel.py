@@ -104,7 +104,7 @@ SETUP = """
 from IPython.display import display
 from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.jobs.manager import JobManager
-from seedance_widgets.widgets import JobView, register_job_formatter
+from seedance_widgets.widgets import JobView
 manager = JobManager(output_dir="seedance_outputs", client=SeedanceClient(), time_scale=20)
 job = manager.submit(GenerationRequest(prompt="a heron in a misty marsh", duration=4, resolution="480p"))
 view = JobView(job)
@@ -167,17 +167,3 @@ def test_threaded_updates_reach_the_client_while_the_kernel_is_busy(
     assert len(videos) == 1
     payload = b"".join(chunks[i] for i in range(total))
     assert hashlib.sha256(payload).hexdigest() == hashlib.sha256(videos[0].read_bytes()).hexdigest()
-
-
-def test_a_job_as_a_cells_value_shows_as_a_job_view(frontend: Frontend) -> None:
-    frontend.run(SETUP + "\njob.cancel()\nregister_job_formatter()")
-    msg_id, _, _ = frontend.run("job")
-    shown = [
-        m["content"]["data"]
-        for _, m in frontend.of_type("display_data")
-        if m["parent_header"]["msg_id"] == msg_id
-    ]
-    assert len(shown) == 1
-    assert "application/vnd.jupyter.widget-view+json" in shown[0]
-    assert "Stopped watching" in shown[0]["text/plain"]
-    assert not [m for _, m in frontend.of_type("execute_result") if m["parent_header"]["msg_id"] == msg_id]
