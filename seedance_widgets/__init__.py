@@ -1,9 +1,9 @@
 """Generate video with Seedance 1.5 Pro from inside Jupyter."""
 
 from ._version import __version__
-from .api import GenerationRequest, SeedanceClient, SeedanceError, Task, ValidationError
+from .api import GenerationRequest, SeedanceError, Task, ValidationError
 
-__all__ = ["GenerationRequest", "SeedanceClient", "SeedanceError", "Task", "ValidationError", "__version__"]
+__all__ = ["GenerationRequest", "SeedanceError", "Task", "ValidationError", "__version__"]
 
 # Names loaded on first use, so `import seedance_widgets` stays cheap: {name: module}.
 _LAZY: dict[str, str] = dict.fromkeys(
@@ -26,6 +26,8 @@ _LAZY.update({"grid": "seedance_widgets.grid", "Grid": "seedance_widgets.grid"})
 _LAZY.update({"JobView": "seedance_widgets.widgets"})
 _LAZY.update({"SeedanceForm": "seedance_widgets.widgets", "Gallery": "seedance_widgets.widgets"})
 _LAZY.update({"set_api_key": "seedance_widgets._key"})
+# The HTTP client pulls in `requests`: load it only when a session really talks to a gateway.
+_LAZY.update({"SeedanceClient": "seedance_widgets.api"})
 __all__ += list(_LAZY)
 
 

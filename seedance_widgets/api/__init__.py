@@ -3,7 +3,8 @@
 This layer has no threads, no IPython and no widgets; everything else builds on it.
 """
 
-from .client import DEFAULT_BASE_URL, MAX_UPLOAD_BYTES, RetryPolicy, SeedanceClient, is_mp4, sniff_image_type
+from typing import TYPE_CHECKING
+
 from .errors import (
     APIError,
     AuthenticationError,
@@ -22,6 +23,7 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
+from .media import MAX_UPLOAD_BYTES, is_mp4, sniff_image_type
 from .models import (
     ASPECT_RATIOS,
     COMPLETED,
@@ -44,6 +46,21 @@ from .models import (
     output_size,
     request_cost_usd,
 )
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .client import DEFAULT_BASE_URL, SeedanceClient
+
+
+def __getattr__(name: str) -> object:
+    # The client (and with it `requests`, the bulk of this package's import time) loads on first
+    # use: `import seedance_widgets` and `%load_ext` stay cheap for sessions that only look.
+    if name in ("SeedanceClient", "DEFAULT_BASE_URL"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'seedance_widgets.api' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",

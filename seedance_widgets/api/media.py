@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import ValidationError
 
@@ -126,3 +127,79 @@ def mp4_problem(path: Path) -> str | None:
     if b"moov" not in seen:
         return "it has no 'moov' box (the index of the video)"
     return None
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of each box between ``start`` and ``end``."""
+    offset = start
+    while offset + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1 and offset + 16 <= end:
+            (size,) = struct.unpack_from(">Q", data, offset + 8)
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            return
+        yield kind, offset + header, offset + size
+        offset += size
+
+
+def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    return next(((s, e) for k, s, e in _boxes(data, start, end) if k == kind), None)
+
+
+def _timescale_duration(data: bytes, start: int) -> tuple[int, int]:
+    """Timescale and duration of an ``mvhd`` or ``mdhd`` payload (version 0 or 1)."""
+    if data[start] == 1:
+        return struct.unpack_from(">IQ", data, start + 20)
+    return struct.unpack_from(">II", data, start + 12)
+
+
+def mp4_facts(path: Path) -> dict[str, Any]:
+    """Width, height, frame rate, duration and audio presence of an MP4, read from its index.
+
+    Standard library only (no PyAV in the kernel): reads the ``moov`` box, i.e. the movie
+    header, each track's header and handler, and the video track's sample timing. Returns
+    an empty dict when the file has no readable index.
+    """
+    raw = path.read_bytes()
+    moov = next(((s, e) for k, s, e in _boxes(raw, 0, len(raw)) if k == b"moov"), None)
+    if moov is None:
+        return {}
+    facts: dict[str, Any] = {"audio": False}
+    mvhd = _child(raw, *moov, b"mvhd")
+    if mvhd is not None:
+        scale, duration = _timescale_duration(raw, mvhd[0])
+        if scale:
+            facts["duration"] = round(duration / scale, 3)
+    for kind, start, end in _boxes(raw, *moov):
+        if kind != b"trak":
+            continue
+        mdia = _child(raw, start, end, b"mdia")
+        hdlr = _child(raw, *mdia, b"hdlr") if mdia else None
+        handler = raw[hdlr[0] + 8 : hdlr[0] + 12] if hdlr else b""
+        if handler == b"soun":
+            facts["audio"] = True
+        if handler != b"vide" or "width" in facts:
+            continue
+        tkhd = _child(raw, start, end, b"tkhd")
+        if tkhd is not None:
+            # The last 8 bytes of a track header are width and height, 16.16 fixed point.
+            width, height = struct.unpack_from(">II", raw, tkhd[1] - 8)
+            facts["width"], facts["height"] = width >> 16, height >> 16
+        mdhd = _child(raw, *mdia, b"mdhd") if mdia else None
+        minf = _child(raw, *mdia, b"minf") if mdia else None
+        stbl = _child(raw, *minf, b"stbl") if minf else None
+        stts = _child(raw, *stbl, b"stts") if stbl else None
+        if mdhd is not None and stts is not None:
+            scale, _ = _timescale_duration(raw, mdhd[0])
+            (entries,) = struct.unpack_from(">I", raw, stts[0] + 4)
+            if entries and scale:
+                # The most common sample delta gives the frame rate (the last frame may differ).
+                runs = [struct.unpack_from(">II", raw, stts[0] + 8 + 8 * i) for i in range(entries)]
+                _count, delta = max(runs)
+                if delta:
+                    facts["fps"] = round(scale / delta, 3)
+    return facts

@@ -127,7 +127,9 @@ class Emulator:
     # ---- life cycle -------------------------------------------------------------------------
     def _bind(self) -> _PromptServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP (not 0) so asyncio turns TCP_NODELAY on for accepted connections; without it,
+        # Nagle + delayed ACK add ~40 ms to every reply on a kept-alive connection.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         # Listening now (not when uvicorn starts) lets callers connect as soon as base_url is known:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import html
 import os
+import struct
 import time
 from pathlib import Path
 from typing import Any
 
 from seedance_widgets._version import __version__
 from seedance_widgets.api import FPS, MODEL, output_size
+from seedance_widgets.api.media import mp4_facts
 from seedance_widgets.jobs.state import FINAL_STATES, JobSnapshot, JobState
 
 #: Where the build (npm run build) puts the front-end bundles.
@@ -171,29 +173,13 @@ def shown_path(path: Path, notebook_dir: Path | None) -> str:
 
 
 def _probe(path: Path) -> dict[str, Any]:
+    # Read from the MP4's index with the standard library: a cached re-run never loads a codec
+    # library, and the kernel needs no PyAV (it comes only with the [emulator] extra).
     try:
-        import av  # optional: installed with the [emulator] extra
-    except ImportError:
-        return {}
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            duration = (
-                float(stream.duration * stream.time_base)
-                if stream.duration is not None and stream.time_base is not None
-                else (container.duration or 0) / 1_000_000
-            )
-            return {
-                "width": stream.codec_context.width,
-                "height": stream.codec_context.height,
-                "fps": round(float(rate), 3) if rate else None,
-                "duration": round(duration, 3),
-                "audio": bool(container.streams.audio),
-                "measured": True,
-            }
-    except Exception as exc:  # a damaged file still gets the request's facts
+        facts = mp4_facts(path)
+    except (OSError, ValueError, IndexError, struct.error) as exc:  # a damaged file keeps the request's facts
         return {"probe_error": f"{type(exc).__name__}: {exc}"}
+    return {**facts, "measured": True} if facts else {}
 
 
 def video_src(path: Path, notebook_dir: Path | None, embed: bool) -> str:

@@ -52,7 +52,14 @@ class NotebookPage:
         self.page.goto(self.server.notebook_url(self.ui, self.name))
         expect(self.cells.first).to_be_visible()
         self.wait_idle()
+        self.fail_on_dialog()
         return self
+
+    def fail_on_dialog(self) -> None:
+        """A modal dialog (kernel error, file conflict...) would swallow every click: say which."""
+        dialog = self.page.locator(".jp-Dialog")
+        if dialog.count():
+            raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
 
     @property
     def panel(self) -> Locator:
@@ -91,7 +98,12 @@ class NotebookPage:
         for attempt in range(3):
             # Clicking the prompt selects the cell without entering its editor (click scrolls to
             # it, and retries if the notebook re-renders the cell meanwhile).
-            prompt.click()
+            self.fail_on_dialog()
+            try:
+                prompt.click()
+            except PlaywrightTimeoutError:
+                self.fail_on_dialog()  # the usual reason a click never lands: say what it was
+                raise
             expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
             self.page.keyboard.press("Control+Enter")
             outcome = self._wait_outcome(prompt, before, wait, timeout_ms)
