@@ -21,20 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .api import GenerationRequest, ValidationError, request_cost_usd
+from .api.models import GRID_PARAMS
 from .jobs import DryRun, Job, JobManager, default_manager
 from .jobs.api import _images
 from .jobs.state import JobSnapshot
-
-#: Request fields a grid can sweep, in the order its axes are chosen for the gallery.
-SWEEPABLE: tuple[str, ...] = (
-    "prompt",
-    "seed",
-    "duration",
-    "aspect_ratio",
-    "resolution",
-    "audio",
-    "camera_fixed",
-)
 
 
 def _as_values(name: str, value: Any) -> list[Any]:
@@ -89,7 +79,7 @@ class Grid:
         """A widget: a labelled grid of players, rows and columns by the swept parameters."""
         from .widgets import Gallery
 
-        axes = [a for a in self.axes if a in SWEEPABLE]
+        axes = [a for a in self.axes if a in GRID_PARAMS]
         rows = rows if rows is not None else (axes[0] if axes else None)
         cols = cols if cols is not None else next((a for a in axes if a != rows), None)
         return Gallery(self.jobs, rows=rows, cols=cols)

@@ -28,6 +28,17 @@ MAX_IMAGE_URLS = 6
 MAX_REFERENCE_IMAGES = 4
 ROLES: tuple[str, ...] = ("first_frame", "last_frame", "reference_image")
 FPS = 24
+#: The request fields a grid sweeps and a gallery lays out by (``rows=`` / ``cols=``), in the
+#: order a grid's axes are chosen for its gallery.
+GRID_PARAMS: tuple[str, ...] = (
+    "prompt",
+    "seed",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "audio",
+    "camera_fixed",
+)
 
 #: Output sizes (width, height) of Seedance 1.5 Pro, by resolution then ratio (contract section 5).
 OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {

@@ -19,6 +19,7 @@ import anywidget
 import traitlets
 
 from seedance_widgets.api import GenerationRequest
+from seedance_widgets.api.models import GRID_PARAMS
 from seedance_widgets.jobs.state import JobSnapshot, JobState
 from seedance_widgets.widgets import _display
 from seedance_widgets.widgets.job_view import _KernelParent
@@ -30,17 +31,6 @@ VIDEO_REQUEST = "video-request"
 VIDEO_RESPONSE = "video-response"
 #: Bytes per ``video-response`` message: far below any websocket message limit.
 VIDEO_CHUNK_BYTES = 1024 * 1024
-
-#: The request fields a grid can be laid out by (``rows=`` / ``cols=``).
-GRID_PARAMS: tuple[str, ...] = (
-    "prompt",
-    "seed",
-    "duration",
-    "aspect_ratio",
-    "resolution",
-    "audio",
-    "camera_fixed",
-)
 
 
 def seed_used(snapshot: JobSnapshot) -> int | None:

@@ -9,112 +9,27 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
 import traitlets
-from comm.base_comm import BaseComm
 from PIL import Image
+from widget_support import comm_of, send, type_in, wait_until
 
-from seedance_widgets.api import MAX_PROMPT_CHARS, GenerationRequest, SeedanceClient, ValidationError
+from seedance_widgets.api import MAX_PROMPT_CHARS, GenerationRequest, ValidationError
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs.manager import JobManager
 from seedance_widgets.widgets import SeedanceForm
 from seedance_widgets.widgets import form as form_module
 
-SPEED = 20.0
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps every message it would publish."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[bytes] | None = None,
-        **keys: Any,
-    ) -> None:
-        self.published.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
-
-    def custom(self, kind: str) -> list[tuple[dict[str, Any], list[bytes]]]:
-        return [
-            (data["content"], buffers)
-            for msg_type, data, buffers in self.published
-            if msg_type == "comm_msg"
-            and data.get("method") == "custom"
-            and data["content"].get("kind") == kind
-        ]
-
-
-@pytest.fixture(autouse=True)
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    made: list[RecordingComm] = []
-
-    def create_comm(*args: Any, **kwargs: Any) -> RecordingComm:
-        made.append(RecordingComm(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(comm, "create_comm", create_comm)
-    return made
-
-
-@pytest.fixture
-def manager(emulator: Emulator, tmp_outputs: Path) -> Iterator[JobManager]:
-    client = SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
-    with JobManager(output_dir=tmp_outputs, client=client, time_scale=SPEED) as mgr:
-        yield mgr
+pytestmark = pytest.mark.usefixtures("comms")
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def _comm(form: SeedanceForm) -> RecordingComm:
-    assert isinstance(form.comm, RecordingComm)
-    return form.comm
-
-
-def send(form: SeedanceForm, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
-    """A custom message from the page, delivered as the kernel's comm manager delivers it."""
-    _comm(form).handle_msg(
-        {
-            "content": {"comm_id": _comm(form).comm_id, "data": {"method": "custom", "content": content}},
-            "buffers": [memoryview(b) for b in buffers or []],
-        }
-    )
-
-
-def type_in(form: SeedanceForm, **state: Any) -> None:
-    """A trait edit from the page (what model.set + save_changes sends)."""
-    _comm(form).handle_msg(
-        {
-            "content": {
-                "comm_id": _comm(form).comm_id,
-                "data": {"method": "update", "state": state, "buffer_paths": []},
-            },
-            "buffers": [],
-        }
-    )
 
 
 def request_message(**fields: Any) -> str:
@@ -201,7 +116,7 @@ def test_a_png_sent_as_a_buffer_is_checked_kept_and_served_back_for_its_thumbnai
     # The bytes are not in the synced state; the page asks for them.
     assert png.hex() not in json.dumps(form.get_state(), default=str)
     send(form, {"kind": "image-request", "id": "p1abc"})
-    [(reply, buffers)] = _comm(form).custom("image-response")
+    [(reply, buffers)] = comm_of(form).custom("image-response")
     assert reply == {"kind": "image-response", "id": "p1abc", "ok": True, "mime": "image/png"}
     assert buffers == [png]
     # A new first frame replaces the old one; remove-image empties the slot.
@@ -293,13 +208,13 @@ def test_generate_uploads_the_png_runs_on_the_emulator_and_fills_the_history(
 
     # The video travels on request, in chunks, as the JobView's do; never in the state.
     send(form, {"kind": "video-request", "id": "req-1", "job": job.local_id})
-    replies = _comm(form).custom("video-response")
+    replies = comm_of(form).custom("video-response")
     assert {r["id"] for r, _ in replies} == {"req-1"}
     assert b"".join(b[0] for _, b in sorted(replies, key=lambda r: r[0]["chunk"])) == path.read_bytes()
     state_text = json.dumps(form.get_state(), default=str)
     assert path.read_bytes()[:64].hex() not in state_text
     send(form, {"kind": "video-request", "id": "req-2", "job": "nope"})
-    assert "no video" in _comm(form).custom("video-response")[-1][0]["error"]
+    assert "no video" in comm_of(form).custom("video-response")[-1][0]["error"]
 
 
 def test_generate_while_invalid_shows_the_reason_and_sends_nothing(
@@ -355,7 +270,7 @@ def test_unknown_kinds_are_ignored_and_the_key_never_reaches_the_page(
     send(form, {"kind": "generate"})
     form.jobs[0].wait(timeout=60)
     wait_until(lambda: form.history[0]["state"] == "done")
-    published = json.dumps([data for _, data, _ in _comm(form).published], default=str)
+    published = json.dumps([data for _, data, _ in comm_of(form).published], default=str)
     assert emulator.api_key not in published
     assert emulator.api_key not in repr(form)
     assert emulator.api_key not in json.dumps(form.get_state(), default=str)
@@ -418,7 +333,7 @@ def test_each_page_image_gets_an_answer_and_images_cannot_be_forged() -> None:
     form = SeedanceForm(prompt="a boat")
     send(form, {"kind": "add-image", "role": "first_frame", "id": "pa1", "name": "a.png"}, [png_bytes()])
     send(form, {"kind": "add-image", "role": "last_frame", "id": "pa2", "name": "a.txt"}, [b"text"])
-    answers = [reply for reply, _ in _comm(form).custom("add-image-response")]
+    answers = [reply for reply, _ in comm_of(form).custom("add-image-response")]
     assert answers[0] == {"kind": "add-image-response", "id": "pa1", "ok": True}
     assert answers[1]["ok"] is False
     assert answers[1]["id"] == "pa2"

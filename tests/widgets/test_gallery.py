@@ -7,15 +7,12 @@ import contextlib
 import html
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
 import traitlets
-from comm.base_comm import BaseComm
+from widget_support import SPEED, comm_of, send, wait_until
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.emulator import Emulator
@@ -23,52 +20,7 @@ from seedance_widgets.jobs import JobFailedError
 from seedance_widgets.jobs.manager import JobManager
 from seedance_widgets.widgets import Gallery
 
-SPEED = 20.0
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps every message it would publish."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[bytes] | None = None,
-        **keys: Any,
-    ) -> None:
-        self.published.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
-
-
-@pytest.fixture(autouse=True)
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    made: list[RecordingComm] = []
-
-    def create_comm(*args: Any, **kwargs: Any) -> RecordingComm:
-        made.append(RecordingComm(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(comm, "create_comm", create_comm)
-    return made
-
-
-@pytest.fixture
-def manager(emulator: Emulator, tmp_outputs: Path) -> Iterator[JobManager]:
-    client = SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
-    with JobManager(output_dir=tmp_outputs, client=client, time_scale=SPEED) as mgr:
-        yield mgr
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+pytestmark = pytest.mark.usefixtures("comms")
 
 
 def submit_grid(manager: JobManager, prompts: list[str], seeds: list[int]) -> list[Any]:
@@ -133,24 +85,8 @@ def test_videos_travel_on_request_never_in_state(manager: JobManager) -> None:
     gallery = Gallery([job], cols="seed")
     path = job.wait(timeout=60)
     wait_until(lambda: gallery.cells[0]["card"]["state"] == "done")
-    assert isinstance(gallery.comm, RecordingComm)
-    gallery.comm.handle_msg(
-        {
-            "content": {
-                "comm_id": gallery.comm.comm_id,
-                "data": {
-                    "method": "custom",
-                    "content": {"kind": "video-request", "id": "r1", "job": job.local_id},
-                },
-            },
-            "buffers": [],
-        }
-    )
-    replies = [
-        (data["content"], buffers)
-        for kind, data, buffers in gallery.comm.published
-        if kind == "comm_msg" and data.get("method") == "custom"
-    ]
+    send(gallery, {"kind": "video-request", "id": "r1", "job": job.local_id})
+    replies = comm_of(gallery).custom()
     assert replies
     assert all(r["kind"] == "video-response" and r["id"] == "r1" for r, _ in replies)
     assert b"".join(b[0] for _, b in replies) == path.read_bytes()

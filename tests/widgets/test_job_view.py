@@ -1,9 +1,10 @@
 """JobView driven by real jobs on the emulator: traits, custom messages, static fallback, no key.
 
-The widget's comm is a ``comm.base_comm.BaseComm`` that records what it would publish (the kernel's
-zmq socket is the only part left out here; tests/widgets/test_job_view_kernel.py runs the same
-exchange through real ipykernel 6 and 7 kernels). Messages from the front-end enter through
-``comm.handle_msg``, the exact entry point the kernel's comm manager calls.
+The widget's comm is widget_support's ``RecordingComm``, a ``comm.base_comm.BaseComm`` that records
+what it would publish (the kernel's zmq socket is the only part left out here;
+tests/widgets/test_job_view_kernel.py runs the same exchange through real ipykernel 6 and 7 kernels).
+Messages from the front-end enter through ``comm.handle_msg``, the exact entry point the kernel's comm
+manager calls.
 """
 
 from __future__ import annotations
@@ -11,93 +12,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
-from comm.base_comm import BaseComm
+from widget_support import RecordingComm, send, wait_until
 
-from seedance_widgets.api import GenerationRequest, SeedanceClient
+from seedance_widgets.api import GenerationRequest
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs.manager import JobManager
 from seedance_widgets.widgets import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView
 from seedance_widgets.widgets import job_view as job_view_module
-
-SPEED = 20.0
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps every message it would put on IOPub."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[bytes] | None = None,
-        **keys: Any,
-    ) -> None:
-        self.published.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
-
-    def custom_messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:
-        return [
-            (data["content"], buffers)
-            for msg_type, data, buffers in self.published
-            if msg_type == "comm_msg" and data.get("method") == "custom"
-        ]
-
-    def updates(self) -> list[dict[str, Any]]:
-        return [
-            data["state"]
-            for msg_type, data, _ in self.published
-            if msg_type == "comm_msg" and data.get("method") == "update"
-        ]
-
-
-@pytest.fixture
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    made: list[RecordingComm] = []
-
-    def create_comm(*args: Any, **kwargs: Any) -> RecordingComm:
-        new = RecordingComm(*args, **kwargs)
-        made.append(new)
-        return new
-
-    monkeypatch.setattr(comm, "create_comm", create_comm)
-    return made
-
-
-@pytest.fixture
-def manager(emulator: Emulator, tmp_outputs: Path) -> Iterator[JobManager]:
-    client = SeedanceClient(api_key=emulator.api_key, base_url=emulator.base_url)
-    with JobManager(output_dir=tmp_outputs, client=client, time_scale=SPEED) as mgr:
-        yield mgr
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def from_frontend(view: JobView, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
-    """Deliver a custom message exactly as the kernel's comm manager does for a browser's message."""
-    assert isinstance(view.comm, BaseComm)
-    view.comm.handle_msg(
-        {
-            "content": {"comm_id": view.comm.comm_id, "data": {"method": "custom", "content": content}},
-            "buffers": buffers or [],
-        }
-    )
 
 
 def request(prompt: str = "a paper boat on a pond at dawn", **kw: Any) -> GenerationRequest:
@@ -112,7 +38,7 @@ def test_view_follows_a_real_job_to_done(
     seen: list[str] = []
     view.observe(lambda change: seen.append(change["new"]), names="state")
     path = job.wait(timeout=30)
-    wait_until(lambda: view.state == "done")
+    wait_until(lambda: view.state == "done", timeout=20)
 
     assert "running" in seen or "queued" in seen  # it was watched, not only read at the end
     assert view.progress == 100
@@ -162,9 +88,9 @@ def test_video_request_is_answered_with_the_files_bytes(
     path = job.wait(timeout=30)
     recorder = comms[-1]
 
-    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "req-1"})
+    send(view, {"kind": MSG_VIDEO_REQUEST, "id": "req-1"})
 
-    replies = recorder.custom_messages()
+    replies = recorder.custom()
     assert replies, "no reply to the video request"
     size = path.stat().st_size
     assert len(replies) == -(-size // 4096) > 1
@@ -183,8 +109,8 @@ def test_video_request_before_done_gets_an_error_reply(
 ) -> None:
     job = manager.submit(request("a slow lighthouse at night"))
     view = JobView(job)
-    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "early"})
-    (content, buffers), *_ = comms[-1].custom_messages()
+    send(view, {"kind": MSG_VIDEO_REQUEST, "id": "early"})
+    (content, buffers), *_ = comms[-1].custom()
     assert content["id"] == "early"
     assert "no video to send" in content["error"]
     assert buffers == []
@@ -194,8 +120,8 @@ def test_video_request_before_done_gets_an_error_reply(
 def test_cancel_message_stops_watching(comms: list[RecordingComm], manager: JobManager) -> None:
     job = manager.submit(request("a lighthouse in fog"))
     view = JobView(job)
-    from_frontend(view, {"kind": MSG_CANCEL})
-    wait_until(lambda: view.state == "cancelled")
+    send(view, {"kind": MSG_CANCEL})
+    wait_until(lambda: view.state == "cancelled", timeout=20)
     assert job.status == "cancelled"
     assert view.status_text == "Stopped watching"
     assert "billed" in view.error  # says what a cancel does and does not do
@@ -214,11 +140,11 @@ def test_unknown_kinds_are_ignored_and_handler_errors_are_shown(
 
     job = manager.submit(request("a windmill"))
     view = Faulty(job)
-    from_frontend(view, {"kind": "from-a-newer-front-end"})
-    from_frontend(view, {"no-kind": True})
+    send(view, {"kind": "from-a-newer-front-end"})
+    send(view, {"no-kind": True})
     assert view.callback_error == ""
-    assert comms[-1].custom_messages() == []
-    from_frontend(view, {"kind": "explode"})
+    assert comms[-1].custom() == []
+    send(view, {"kind": "explode"})
     assert "RuntimeError: boom in a handler" in view.callback_error
     assert any("callback_error" in u for u in comms[-1].updates())  # reaches the front-end
     job.cancel()
@@ -260,7 +186,7 @@ def test_static_fallback_of_a_done_job(
     notebook_dir = tmp_outputs.parent
     view = JobView(job, notebook_dir=notebook_dir)
     path = job.wait(timeout=30)
-    wait_until(lambda: view.state == "done")
+    wait_until(lambda: view.state == "done", timeout=20)
 
     data, metadata = view._repr_mimebundle_()
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == view.model_id
@@ -288,7 +214,7 @@ def test_embed_keeps_the_bytes_in_state_and_html(comms: list[RecordingComm], man
     job = manager.submit(request("an embedded sunrise"))
     view = JobView(job, embed=True)
     path = job.wait(timeout=30)
-    wait_until(lambda: view.video_bytes != b"")
+    wait_until(lambda: view.video_bytes != b"", timeout=20)
     assert view.video_bytes == path.read_bytes()
     html = view._repr_mimebundle_()[0]["text/html"]
     assert 'src="data:video/mp4;base64,' + base64.b64encode(path.read_bytes()).decode() + '"' in html
@@ -302,8 +228,8 @@ def test_the_key_never_reaches_widget_state_or_outputs(
     job = manager.submit(request("a key-free kingfisher"))
     view = JobView(job)
     job.wait(timeout=30)
-    wait_until(lambda: view.state == "done")
-    from_frontend(view, {"kind": MSG_VIDEO_REQUEST, "id": "k"})
+    wait_until(lambda: view.state == "done", timeout=20)
+    send(view, {"kind": MSG_VIDEO_REQUEST, "id": "k"})
     state = view.get_state()
     state.pop("video_bytes", None)
     everything = [

@@ -4,21 +4,16 @@ Writes docs/screenshots/gallery-<ui>.png for the README."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from helpers import SCREENSHOTS
-from helpers.browser import CHROMIUM, NotebookPage, launch_chromium, wait_video_playable
-from helpers.jupyter_server import UIS, JupyterServer, kernel_env
+from helpers.browser import NotebookPage, wait_video_playable
+from helpers.jupyter_server import UIS, JupyterServer
 from helpers.notebooks import write_notebook
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from seedance_widgets.api import OUTPUT_SIZES
-from seedance_widgets.emulator import Emulator, EmulatorConfig
 
-pytestmark = pytest.mark.browser
-
+EMULATOR_SPEED = 4.0
 PROMPTS = ("a fox in the snow", "a paper boat at dawn")
 GRID_CELL = f"""\
 from seedance_widgets.api import GenerationRequest
@@ -29,33 +24,6 @@ jobs = [manager.submit(GenerationRequest(prompt=p, seed=s, duration=4, resolutio
         for p in {PROMPTS!r} for s in (1, 2)]
 Gallery(jobs, rows="prompt", cols="seed")"""
 JOB_TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    with Emulator(EmulatorConfig(speed=4.0, profile="quick")) as emu:
-        base = tmp_path_factory.mktemp("gallery-jupyter")
-        (base / "root").mkdir()
-        with JupyterServer(base / "root", base / "home", kernel_env(emu.base_url, emu.api_key)) as server:
-            yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser, jupyter: JupyterServer) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
-    jupyter.shutdown_kernels()
 
 
 @pytest.mark.parametrize("ui", UIS)
