@@ -23,12 +23,14 @@ def default_manager() -> JobManager:
     global _default
     with _lock:
         if _default is None or _default.closed:
-            from .backend import emulator_time_scale, has_key, resolve_client
+            from .backend import has_key
 
-            client = resolve_client()
-            # The built-in emulator may run faster than the gateway: poll at its pace.
-            scale = _env_time_scale() or (1.0 if has_key() else emulator_time_scale())
-            _default = JobManager(client=client, time_scale=scale)
+            env_scale = _env_time_scale()
+            # The client (and, without a key, the built-in emulator) is made on first need, so a
+            # re-run served from the cache costs no HTTP stack and no emulator start.
+            _default = JobManager(time_scale=env_scale or 1.0)
+            # Without a key the built-in emulator may run faster than the gateway: poll at its pace.
+            _default.time_scale_from_backend = env_scale is None and not has_key()
         return _default
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seedance_widgets.api import SeedanceClient
+if TYPE_CHECKING:
+    from seedance_widgets.api import SeedanceClient
 
 log = logging.getLogger("seedance_widgets.jobs")
 
@@ -28,6 +29,8 @@ def has_key() -> bool:
 
 def resolve_client() -> SeedanceClient:
     """A client for the real gateway when ``TOAPIS_API_KEY`` is set, else for the built-in emulator."""
+    from seedance_widgets.api import SeedanceClient
+
     if has_key():
         return SeedanceClient()
     emulator = _ensure_emulator()

@@ -27,7 +27,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedance_widgets.api import (
     COMPLETED,
@@ -40,7 +40,6 @@ from seedance_widgets.api import (
     NotFoundError,
     RateLimitError,
     RetryPolicy,
-    SeedanceClient,
     SeedanceError,
     ServerError,
     TaskMayExistError,
@@ -50,6 +49,9 @@ from seedance_widgets.api import (
 )
 
 from .errors import BudgetExceededError
+
+if TYPE_CHECKING:
+    from seedance_widgets.api import SeedanceClient
 from .job import Job
 from .policy import AdaptivePolicy, PollPolicy, PollSample
 from .restore import LedgerJob, fold
@@ -162,14 +164,13 @@ class JobManager:
             raise ValueError("time_scale must be positive")
         self.store = Store(output_dir)
         self.store.ensure()
-        if client is None:
-            from .backend import resolve_client
-
-            client = resolve_client()
-        self.client = client
-        # Creates and polls get one attempt per call: the manager owns their retries, so a
-        # 429 backs off the whole account and a slow retry never stalls the scheduler.
-        self._single_shot = _single_attempt_view(client)
+        # The client is made on first use (see `client`): a re-run served from the cache never
+        # loads the HTTP stack, nor starts the built-in emulator when no key is set.
+        self._client: SeedanceClient | None = client
+        self._single: SeedanceClient | None = None
+        self._client_lock = threading.Lock()
+        #: When True, `time_scale` follows the built-in emulator's speed once it is started.
+        self.time_scale_from_backend = False
         self.poll_policy: PollPolicy = poll_policy or AdaptivePolicy()
         #: Session budget in USD (estimates); None = no limit. Settable at any time.
         self.budget_usd = budget_usd
@@ -208,6 +209,29 @@ class JobManager:
         _live_managers.add(self)
         if resume:
             self._restore()
+
+    @property
+    def client(self) -> SeedanceClient:
+        """The gateway client (the built-in emulator's when no key is set), made on first use."""
+        with self._client_lock:
+            if self._client is None:
+                from .backend import emulator_time_scale, resolve_client
+
+                self._client = resolve_client()
+                if self.time_scale_from_backend:
+                    # The built-in emulator runs faster than the gateway: poll at its pace.
+                    self.time_scale = emulator_time_scale()
+            return self._client
+
+    @property
+    def _single_shot(self) -> SeedanceClient:
+        """The client with one attempt per call, for creates and polls: the manager owns their
+        retries, so a 429 backs off the whole account and a slow retry never stalls the scheduler."""
+        client = self.client
+        with self._client_lock:
+            if self._single is None:
+                self._single = _single_attempt_view(client)
+            return self._single
 
     def __repr__(self) -> str:
         with self._lock:
@@ -266,6 +290,10 @@ class JobManager:
             return DryRun(body=exact, estimate_usd=estimate, request_hash=request_hash)
         if self._stop.is_set():
             raise SeedanceError("this JobManager has been shut down; make a new one")
+        if rerun or not self.is_cached(request, images):
+            # HTTP may follow: make the client here, so a backend that cannot start (no key and
+            # no emulator) fails in the caller's thread with its own message.
+            _ = self.client
         reused: Job | None = None
         followup: Callable[[], None] | None = None
         with self._lock:
@@ -326,6 +354,7 @@ class JobManager:
         if not isinstance(task_id, str) or not task_id.strip():
             raise ValueError("attach() takes a task id such as 'task_vid_...'")
         task_id = task_id.strip()
+        _ = self.client  # polls follow: make the client now (see submit)
         with self._lock:
             known = next((t for t in self._tracked.values() if t.job.task_id == task_id), None)
         if known is not None:

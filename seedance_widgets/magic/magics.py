@@ -199,9 +199,12 @@ class SeedanceMagics(Magics):
         from seedance_widgets.jobs import BudgetExceededError
 
         try:
-            return manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
+            result = manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
         except BudgetExceededError as err:
             raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
+        # The engine starts the built-in emulator only when a request needs HTTP: say so then.
+        self._maybe_notice()
+        return result
 
     def _do_generate(self, call: MagicCall) -> Any:
         from seedance_widgets.jobs import Job
@@ -277,6 +280,7 @@ class SeedanceMagics(Magics):
     def _do_attach(self, call: MagicCall) -> Job:
         assert call.argument is not None
         job = self._manager().attach(call.argument)
+        self._maybe_notice()
         self.displays.show_job(job, embed=self.settings.embed)
         return job
 
