@@ -69,6 +69,7 @@ js: $(NODE_DEPS)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 jstest: $(NODE_DEPS)
 	if [ -f package.json ]; then npm test; fi
