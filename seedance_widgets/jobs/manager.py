@@ -290,7 +290,8 @@ class JobManager:
             return DryRun(body=exact, estimate_usd=estimate, request_hash=request_hash)
         if self._stop.is_set():
             raise SeedanceError("this JobManager has been shut down; make a new one")
-        if rerun or not self.is_cached(request, images):
+        # The hash is already known: no second read and hash of local images.
+        if rerun or not self._has_saved(request_hash):
             # HTTP may follow: make the client here, so a backend that cannot start (no key and
             # no emulator) fails in the caller's thread with its own message.
             _ = self.client
@@ -334,7 +335,10 @@ class JobManager:
             raise TypeError("is_cached() takes a GenerationRequest")
         if self._stop.is_set():
             return False
-        request_hash = _request_hash(request, self._prepare_images(request, images))
+        return self._has_saved(_request_hash(request, self._prepare_images(request, images)))
+
+    def _has_saved(self, request_hash: str) -> bool:
+        """Whether a finished, intact saved video answers ``request_hash`` (see ``is_cached``)."""
         with self._lock:
             return self._saved_match(self._by_hash.get(request_hash) or []) is not None
 
