@@ -66,10 +66,11 @@ js: $(NODE_DEPS)
 
 # --- commands -------------------------------------------------------------------------------------
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	if [ -f package.json ]; then npm run --silent typecheck; fi
 
 jstest: $(NODE_DEPS)
 	if [ -f package.json ]; then npm test; fi

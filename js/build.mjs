@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // Bundles every top-level js/*.js (one anywidget view per file) into seedance_widgets/static/.
 // Each entry's CSS imports are emitted beside it as static/<name>.css, which the Python widget
 // points its `_css` at. Adding a view = adding a top-level js/<name>.js; nothing to edit here.

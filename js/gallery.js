@@ -6,13 +6,7 @@ import { el, replaceChildren, setText, show } from "./lib/dom.js";
 import { createJobCard } from "./lib/job_card.js";
 import { requestVideo } from "./lib/video_channel.js";
 
-/**
- * @typedef {Object} AnyModel
- * @property {(name: string) => any} get
- * @property {(event: string, cb: (...args: any[]) => void) => void} on
- * @property {(event: string, cb: (...args: any[]) => void) => void} off
- * @property {(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
- */
+/** @typedef {import("./lib/model.js").AnyModel} AnyModel */
 
 /**
  * @typedef {Object} Cell

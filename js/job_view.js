@@ -1,52 +1,22 @@
 // JobView: one generation job, live. Renders the shared job card from the widget's traits,
 // ticks the clocks locally (no kernel traffic), fetches the MP4 from the kernel as binary
-// buffers and sends {kind: "cancel"} from the cancel button.
+// buffers and sends MSG_CANCEL from the cancel button.
 import "./job_view.css";
-import { createJobCard } from "./lib/job_card.js";
+import { CARD_FIELDS, createJobCard } from "./lib/job_card.js";
 import { MSG_CANCEL } from "./lib/messages.js";
 import { requestVideo } from "./lib/video_channel.js";
 
-/**
- * The model as anywidget hands it to render().
- * @typedef {Object} AnyModel
- * @property {(name: string) => any} get
- * @property {(name: string, value: unknown) => void} set
- * @property {(event: string, cb: (...args: any[]) => void) => void} on
- * @property {(event: string, cb: (...args: any[]) => void) => void} off
- * @property {(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
- * @property {() => void} save_changes
- */
-
-/** Synced traits the card draws (names = seedance_widgets.widgets.JobView traits). */
-export const CARD_TRAITS = [
-  "state",
-  "status_text",
-  "prompt",
-  "progress",
-  "eta_seconds",
-  "submitted_at",
-  "started_at",
-  "finished_at",
-  "kernel_time",
-  "cost_estimate",
-  "params",
-  "task_id",
-  "error",
-  "error_code",
-  "video",
-  "provenance",
-  "from_cache",
-  "reconnecting",
-];
+/** @typedef {import("./lib/model.js").AnyModel} AnyModel */
 
 /**
+ * The card's data from the model's traits.
  * @param {AnyModel} model
  * @returns {import("./lib/job_card.js").JobCardData}
  */
 export function cardData(model) {
   /** @type {Record<string, unknown>} */
   const data = {};
-  for (const name of CARD_TRAITS) data[name] = model.get(name);
+  for (const name of CARD_FIELDS) data[name] = model.get(name);
   return /** @type {import("./lib/job_card.js").JobCardData} */ (/** @type {unknown} */ (data));
 }
 
@@ -92,7 +62,7 @@ function render({ model, el }) {
     card.showCallbackError(model.get("callback_error") ?? "");
   }
 
-  const events = CARD_TRAITS.map((name) => `change:${name}`);
+  const events = CARD_FIELDS.map((name) => `change:${name}`);
   for (const event of events) model.on(event, schedule);
   model.on("change:callback_error", onCallbackError);
   redraw();

@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import form, { MSG, parseSeed, ratioShape } from "../form.js";
-import { MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "../lib/messages.js";
+import form, { parseSeed, ratioShape } from "../form.js";
+import {
+  MSG_ADD_IMAGE,
+  MSG_ADD_IMAGE_RESPONSE,
+  MSG_COMPARE,
+  MSG_COMPARE_CLOSE,
+  MSG_GENERATE,
+  MSG_IMAGE_REQUEST,
+  MSG_REMOVE_IMAGE,
+  MSG_REUSE_SETTINGS,
+  MSG_VIDEO_REQUEST,
+  MSG_VIDEO_RESPONSE,
+} from "../lib/messages.js";
 import { MemoryModel, doneState, runningState } from "./memory_model.js";
 
 /** The form's traits as the kernel sends them for a fresh, valid form. */
@@ -38,7 +49,10 @@ function formState(overrides = {}) {
   };
 }
 
-/** A history card as the kernel's CardBook makes it. */
+/**
+ * A history card as the kernel's CardBook makes it.
+ * @param {string} id @param {Record<string, unknown>} base @param {Record<string, unknown>} [extra]
+ */
 function card(id, base, extra = {}) {
   return { ...base, id, seed_used: 1234, ...extra };
 }
@@ -54,7 +68,7 @@ function mount(state = formState()) {
     cleanup();
     host.remove();
   });
-  return { model, host, cleanup, $: (/** @type {string} */ s) => host.querySelector(s), $$: (/** @type {string} */ s) => [...host.querySelectorAll(s)] };
+  return { model, host, cleanup, $: (/** @type {string} */ s) => host.querySelector(s), $$: (/** @type {string} */ s) => /** @type {HTMLElement[]} */ ([...host.querySelectorAll(s)]) };
 }
 
 afterEach(() => {
@@ -195,7 +209,7 @@ describe("SeedanceForm view", () => {
     expect(model.get("edit_seq")).toBe(2);
     /** @type {HTMLButtonElement} */ ($("button.seedance-generate")).click();
     const sent = model.sent.at(-1)?.content;
-    expect(sent).toMatchObject({ kind: MSG.GENERATE, seq: 2 });
+    expect(sent).toMatchObject({ kind: MSG_GENERATE, seq: 2 });
     expect(sent.params).toEqual({
       prompt: "a hare",
       duration: 5,
@@ -216,7 +230,7 @@ describe("SeedanceForm view", () => {
     prompt.dispatchEvent(event);
     expect(event.defaultPrevented).toBe(true);
     prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", metaKey: true, bubbles: true }));
-    expect(model.sent.map((m) => m.content.kind)).toEqual([MSG.GENERATE, MSG.GENERATE, MSG.GENERATE]);
+    expect(model.sent.map((m) => m.content.kind)).toEqual([MSG_GENERATE, MSG_GENERATE, MSG_GENERATE]);
     expect(model.sent[0].content.params.prompt).toBe("A paper boat drifting on a pond at dawn");
     // While invalid the button does nothing; the shortcut still asks, with the values shown, since
     // the kernel's verdict may predate the last keystrokes (the kernel answers with the reason).
@@ -236,12 +250,12 @@ describe("SeedanceForm view", () => {
     input.dispatchEvent(new Event("change"));
     await vi.waitFor(() => expect(model.sent).toHaveLength(1));
     const { content, buffers } = model.sent[0];
-    expect(content).toMatchObject({ kind: MSG.ADD_IMAGE, role: "first_frame", name: "boat.png", size: 7 });
+    expect(content).toMatchObject({ kind: MSG_ADD_IMAGE, role: "first_frame", name: "boat.png", size: 7 });
     expect(new Uint8Array(/** @type {ArrayBuffer[]} */ (buffers)[0])).toEqual(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
     // Until the kernel lists the image, Generate waits.
     expect(/** @type {HTMLButtonElement} */ ($("button.seedance-generate")).disabled).toBe(true);
     model.set("images", [{ id: content.id, role: "first_frame", kind: "file", url: null, name: "boat.png", size: 7, mime: "image/png" }]);
-    model.emit("msg:custom", { kind: MSG.ADD_IMAGE_RESPONSE, id: content.id, ok: true });
+    model.emit("msg:custom", { kind: MSG_ADD_IMAGE_RESPONSE, id: content.id, ok: true });
     expect(/** @type {HTMLButtonElement} */ ($("button.seedance-generate")).disabled).toBe(false);
     expect($(".seedance-slot[data-role=first_frame] .seedance-thumb-caption")?.textContent).toBe("boat.png · 7 B");
 
@@ -250,7 +264,7 @@ describe("SeedanceForm view", () => {
     Object.defineProperty(input, "files", { value: [big], configurable: true });
     input.dispatchEvent(new Event("change"));
     await vi.waitFor(() => expect(model.sent).toHaveLength(2));
-    expect(model.sent[1].content).toMatchObject({ kind: MSG.ADD_IMAGE, name: "huge.png", size: 11 * 1024 * 1024 });
+    expect(model.sent[1].content).toMatchObject({ kind: MSG_ADD_IMAGE, name: "huge.png", size: 11 * 1024 * 1024 });
     expect(model.sent[1].buffers).toBeUndefined();
   });
 
@@ -259,26 +273,26 @@ describe("SeedanceForm view", () => {
     const url = /** @type {HTMLInputElement} */ ($(".seedance-slot[data-role=reference_image] input.seedance-url"));
     url.value = "https://example.com/ref.png ";
     url.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
-    expect(model.sent[0].content).toMatchObject({ kind: MSG.ADD_IMAGE, role: "reference_image", url: "https://example.com/ref.png" });
+    expect(model.sent[0].content).toMatchObject({ kind: MSG_ADD_IMAGE, role: "reference_image", url: "https://example.com/ref.png" });
     // Until the kernel answers, Generate waits; a refusal frees it again.
     const generate = /** @type {HTMLButtonElement} */ ($("button.seedance-generate"));
     expect(generate.disabled).toBe(true);
-    model.emit("msg:custom", { kind: MSG.ADD_IMAGE_RESPONSE, id: model.sent[0].content.id, ok: false, error: "no" });
+    model.emit("msg:custom", { kind: MSG_ADD_IMAGE_RESPONSE, id: model.sent[0].content.id, ok: false, error: "no" });
     expect(generate.disabled).toBe(false);
-    expect(model.sent.filter((m) => m.content.kind === MSG.GENERATE)).toHaveLength(0);
+    expect(model.sent.filter((m) => m.content.kind === MSG_GENERATE)).toHaveLength(0);
 
     model.set("images", [
       { id: "a1", role: "reference_image", kind: "url", url: "https://example.com/ref.png", name: "ref.png", size: null, mime: null },
       { id: "b2", role: "last_frame", kind: "file", url: null, name: "end.png", size: 2048, mime: "image/png" },
     ]);
-    model.set("images", [...model.get("images")]);
+    model.set("images", [.../** @type {unknown[]} */ (model.get("images"))]);
     expect(model.listenerCount()).toBeGreaterThan(0);
-    const asked = model.sent.filter((m) => m.content.kind === MSG.IMAGE_REQUEST);
+    const asked = model.sent.filter((m) => m.content.kind === MSG_IMAGE_REQUEST);
     expect(asked.map((m) => m.content.id)).toEqual(["b2"]);
     expect($(".seedance-slot[data-role=reference_image] .seedance-slot-title")?.textContent).toBe("References 1 / 4");
     expect(/** @type {HTMLImageElement} */ ($(".seedance-slot[data-role=reference_image] img")).src).toBe("https://example.com/ref.png");
     /** @type {HTMLButtonElement} */ ($('.seedance-thumb[data-id="b2"] .seedance-remove-image')).click();
-    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.REMOVE_IMAGE, id: "b2" });
+    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG_REMOVE_IMAGE, id: "b2" });
   });
 
   it("an image pasted into a slot is sent like a chosen file", async () => {
@@ -290,7 +304,7 @@ describe("SeedanceForm view", () => {
     url.dispatchEvent(event);
     expect(event.defaultPrevented).toBe(true);
     await vi.waitFor(() => expect(model.sent).toHaveLength(1));
-    expect(model.sent[0].content).toMatchObject({ kind: MSG.ADD_IMAGE, role: "last_frame", name: "image.png" });
+    expect(model.sent[0].content).toMatchObject({ kind: MSG_ADD_IMAGE, role: "last_frame", name: "image.png" });
     const text = new Event("paste", { bubbles: true, cancelable: true });
     Object.defineProperty(text, "clipboardData", { value: { files: [] } });
     url.dispatchEvent(text);
@@ -339,13 +353,13 @@ describe("SeedanceForm view", () => {
     await vi.waitFor(() => expect(/** @type {HTMLVideoElement} */ (cards[1].querySelector("video.seedance-video")).src).toMatch(/^blob:/));
 
     /** @type {HTMLButtonElement} */ (cards[1].querySelector("button.seedance-reuse")).click();
-    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.REUSE_SETTINGS, id: "j2", seq: 0 });
+    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG_REUSE_SETTINGS, id: "j2", seq: 0 });
 
     const pick = (/** @type {number} */ i) => /** @type {HTMLInputElement} */ (cards[i].querySelector("input.seedance-compare-pick"));
     pick(1).click();
-    expect(model.sent.filter((m) => m.content.kind === MSG.COMPARE)).toHaveLength(0);
+    expect(model.sent.filter((m) => m.content.kind === MSG_COMPARE)).toHaveLength(0);
     pick(2).click();
-    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.COMPARE, ids: ["j2", "j1"] });
+    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG_COMPARE, ids: ["j2", "j1"] });
 
     model.set("compare", ["j2", "j1"]);
     const compare = /** @type {HTMLElement} */ ($(".seedance-compare"));
@@ -376,7 +390,7 @@ describe("SeedanceForm view", () => {
     expect(videos[0].currentTime).toBe(1);
 
     /** @type {HTMLButtonElement} */ (compare.querySelector(".seedance-compare-close")).click();
-    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG.COMPARE_CLOSE });
+    expect(model.sent.at(-1)?.content).toEqual({ kind: MSG_COMPARE_CLOSE });
     model.set("compare", []);
     expect(compare.hidden).toBe(true);
     expect(pick(1).checked).toBe(false);

@@ -13,10 +13,40 @@ import { isFinal, stateLabel, stateTone } from "./job_state.js";
  */
 
 /**
- * What the card shows; the field names are the JobView's trait names.
+ * The card's data fields: the JobView's synced traits, and seedance_widgets/widgets/_cards.py's
+ * CARD_FIELDS (both checked against seedance_widgets/widgets/contract.json). The kernel builds the
+ * data once (_cards.card_data) for the JobView, the gallery's cells and the form's history.
+ */
+export const CARD_FIELDS = Object.freeze([
+  "local_id",
+  "state",
+  "status_text",
+  "gateway_status",
+  "prompt",
+  "progress",
+  "eta_seconds",
+  "submitted_at",
+  "started_at",
+  "finished_at",
+  "kernel_time",
+  "cost_estimate",
+  "params",
+  "task_id",
+  "error",
+  "error_code",
+  "video",
+  "provenance",
+  "from_cache",
+  "reconnecting",
+]);
+
+/**
+ * What the card shows; the field names are CARD_FIELDS (the JobView's trait names).
  * @typedef {Object} JobCardData
+ * @property {string} [local_id] the job's local id
  * @property {string} state one of seedance_widgets.jobs.JobState
  * @property {string} [status_text] the kernel's status line ("Generating · 42%")
+ * @property {string} [gateway_status] the gateway's raw status word
  * @property {string} [prompt]
  * @property {number} [progress] 0-100
  * @property {number | null} [eta_seconds] seconds to the predicted finish, as of kernel_time
@@ -52,14 +82,10 @@ import { isFinal, stateLabel, stateTone } from "./job_state.js";
  */
 
 /**
- * Build a job card.
- * @param {JobCardOptions} [options]
- * @returns {JobCard}
+ * The card's elements (DOM hooks in docs/internals.md); nothing drawn yet.
+ * @param {boolean} compact
  */
-export function createJobCard(options = {}) {
-  const now = options.now ?? (() => Date.now());
-
-  const dot = el("span", { className: "seedance-dot", attrs: { "aria-hidden": "true" } });
+function buildParts(compact) {
   const status = el("span", { className: "seedance-status", attrs: { role: "status" } });
   const promptText = el("span", { className: "seedance-prompt-text" });
   const cancel = el("button", {
@@ -67,6 +93,7 @@ export function createJobCard(options = {}) {
     text: "Stop watching",
     attrs: { type: "button", title: "Stop watching this task (the gateway has no cancel: it may still be billed)" },
   });
+  const dot = el("span", { className: "seedance-dot", attrs: { "aria-hidden": "true" } });
   const head = el("div", { className: "seedance-job-head" }, [dot, status, promptText, cancel]);
 
   const fill = el("div", { className: "seedance-progress-fill" });
@@ -110,7 +137,7 @@ export function createJobCard(options = {}) {
   ]);
   const callbackError = el("pre", { className: "seedance-callback-error", attrs: { role: "alert" } });
 
-  const root = el("div", { className: `seedance-job${options.compact ? " seedance-job-compact" : ""}` }, [
+  const root = el("div", { className: `seedance-job${compact ? " seedance-job-compact" : ""}` }, [
     head,
     bar,
     meta,
@@ -122,6 +149,160 @@ export function createJobCard(options = {}) {
     details,
     callbackError,
   ]);
+  // prettier-ignore
+  return {
+    root, status, promptText, cancel, bar, fill, eta, elapsed, chips, cost, taskId, flags, error,
+    video, videoNote, videoFacts, download, copyId, actions, details, detailsBody, callbackError,
+  };
+}
+
+/** @typedef {ReturnType<typeof buildParts>} CardParts */
+
+/**
+ * The details list: (term, value) rows, from the data and its provenance.
+ * @param {JobCardData} data
+ * @returns {[string, string][]}
+ */
+export function detailRows(data) {
+  /** @type {[string, string][]} */
+  const rows = [];
+  const prov = data.provenance ?? {};
+  /** @type {VideoFacts} */
+  const facts = data.video ?? {};
+  if (data.task_id) rows.push(["task id", data.task_id]);
+  const seed = prov.seed ?? data.params?.seed;
+  if (seed !== undefined && seed !== null) rows.push(["seed", String(seed)]);
+  if (prov.model) rows.push(["model", String(prov.model)]);
+  if (facts.width && facts.height) rows.push(["size", `${facts.width}×${facts.height}`]);
+  if (facts.duration) rows.push(["duration", `${facts.duration.toFixed(2)} s`]);
+  if (facts.fps) rows.push(["frame rate", `${facts.fps} fps`]);
+  if (facts.size) rows.push(["file size", formatBytes(facts.size)]);
+  if (facts.path ?? facts.file_name) rows.push(["file", String(facts.path ?? facts.file_name)]);
+  if (facts.sha256) rows.push(["sha256", facts.sha256]);
+  if (data.error_code) rows.push(["error code", data.error_code]);
+  for (const key of ["submitted", "started", "finished"]) {
+    const at = /** @type {Record<string, unknown>} */ (data)[`${key}_at`];
+    if (typeof at === "number") rows.push([key, new Date(at * 1000).toLocaleString()]);
+  }
+  if (typeof data.cost_estimate === "number") rows.push(["cost", formatCost(data.cost_estimate)]);
+  rows.push(["from cache", data.from_cache ? "yes (no API call)" : "no"]);
+  if (prov.request) rows.push(["request", JSON.stringify(prov.request)]);
+  if (prov.package_version) rows.push(["seedance_widgets", String(prov.package_version)]);
+  return rows;
+}
+
+/**
+ * @param {CardParts} parts
+ * @param {JobCardData} data
+ */
+function drawDetails(parts, data) {
+  replaceChildren(
+    parts.detailsBody,
+    detailRows(data).flatMap(([term, value]) => [
+      el("dt", { text: term }),
+      el("dd", { text: value, className: term === "sha256" || term === "request" ? "seedance-mono" : "" }),
+    ]),
+  );
+}
+
+/**
+ * Elapsed time (while running) and the ETA countdown, at kernel time `kernelNow`.
+ * @param {CardParts} parts
+ * @param {JobCardData} data
+ * @param {number} kernelNow kernel clock now (s), estimated from the last sync
+ * @param {number} receivedAt browser clock (s) when `data` arrived
+ */
+function drawClocks(parts, data, kernelNow, receivedAt) {
+  const final = isFinal(data.state);
+  const start = data.started_at ?? data.submitted_at ?? null;
+  if (typeof start === "number") {
+    const end = final && typeof data.finished_at === "number" ? data.finished_at : kernelNow;
+    setText(parts.elapsed, `elapsed ${formatClock(end - start)}`);
+    show(parts.elapsed, !final);
+  } else {
+    show(parts.elapsed, false);
+  }
+  if (!final && typeof data.eta_seconds === "number" && Number.isFinite(data.eta_seconds)) {
+    const sentAt = typeof data.kernel_time === "number" ? data.kernel_time : receivedAt;
+    const left = data.eta_seconds - (kernelNow - sentAt);
+    setText(parts.eta, left > 0 ? `ETA ≈ ${formatClock(left)}` : "finishing…");
+    show(parts.eta, true);
+  } else {
+    show(parts.eta, false);
+  }
+}
+
+/**
+ * Everything but the clocks, the details and the video's bytes: status, prompt, bar, chips,
+ * cost, task id, flags, error, and which parts show.
+ * @param {CardParts} parts
+ * @param {JobCardData} data
+ * @param {boolean} compact
+ */
+function drawBody(parts, data, compact) {
+  const state = data.state ?? "intent";
+  const final = isFinal(state);
+  const progress = Math.max(0, Math.min(100, Math.round(data.progress ?? 0)));
+
+  parts.root.dataset.state = state;
+  parts.root.dataset.tone = stateTone(state);
+  setText(parts.status, data.status_text || stateLabel(state));
+  setText(parts.promptText, data.prompt ? `“${shortenPrompt(data.prompt)}”` : "");
+  parts.promptText.title = data.prompt ?? "";
+
+  show(parts.cancel, !final);
+  if (final) parts.cancel.disabled = true;
+
+  // The bar stays visible for failures (frozen where it stopped) so it never looks finished;
+  // a job that ended before any progress has no bar worth showing.
+  show(parts.bar, state !== "done" && !(final && progress === 0));
+  parts.bar.setAttribute("aria-valuenow", String(progress));
+  parts.bar.dataset.indeterminate = String(!final && progress === 0);
+  parts.fill.style.width = `${progress}%`;
+
+  replaceChildren(
+    parts.chips,
+    paramChips(data.params ?? {}).map((text) => el("span", { className: "seedance-chip", text })),
+  );
+  setText(parts.cost, formatCost(data.cost_estimate));
+  show(parts.cost, typeof data.cost_estimate === "number");
+  setText(parts.taskId, data.task_id ?? "");
+  show(parts.taskId, Boolean(data.task_id));
+  replaceChildren(parts.flags, [
+    ...(data.from_cache ? [el("span", { className: "seedance-chip seedance-from-cache", text: "from cache" })] : []),
+    ...(data.reconnecting ? [el("span", { className: "seedance-chip seedance-reconnecting", text: "reconnecting…" })] : []),
+  ]);
+
+  setText(parts.error, data.error ?? "");
+  show(parts.error, Boolean(data.error));
+
+  const done = state === "done" && Boolean(data.video);
+  show(parts.video, done);
+  show(parts.videoFacts, done);
+  // While running the card stays compact (task id is in the meta line); actions come at the end.
+  show(parts.actions, done || (final && Boolean(data.task_id)));
+  show(parts.download, done);
+  show(parts.copyId, Boolean(data.task_id));
+  if (done && data.video) {
+    if (data.video.width) parts.video.width = Math.min(640, data.video.width);
+    replaceChildren(parts.videoFacts, [
+      ...videoChips(data.video).map((text) => el("span", { className: "seedance-chip", text })),
+      el("span", { className: "seedance-mono", text: data.video.path ?? data.video.file_name ?? "" }),
+    ]);
+  }
+  if (!done) show(parts.videoNote, false);
+  show(parts.details, !compact && final);
+}
+
+/**
+ * Build a job card.
+ * @param {JobCardOptions} [options]
+ * @returns {JobCard}
+ */
+export function createJobCard(options = {}) {
+  const now = options.now ?? (() => Date.now());
+  const parts = buildParts(Boolean(options.compact));
+  const { cancel, copyId, video, videoNote, download, callbackError } = parts;
 
   /** @type {JobCardData} */
   let data = { state: "intent" };
@@ -141,30 +322,11 @@ export function createJobCard(options = {}) {
     if (typeof data.kernel_time === "number") return data.kernel_time + (local - receivedAt);
     return local;
   }
-
-  function drawClocks() {
-    const final = isFinal(data.state);
-    const start = data.started_at ?? data.submitted_at ?? null;
-    if (typeof start === "number") {
-      const end = final && typeof data.finished_at === "number" ? data.finished_at : kernelNow();
-      setText(elapsed, `elapsed ${formatClock(end - start)}`);
-      show(elapsed, !final);
-    } else {
-      show(elapsed, false);
-    }
-    if (!final && typeof data.eta_seconds === "number" && Number.isFinite(data.eta_seconds)) {
-      const sentAt = typeof data.kernel_time === "number" ? data.kernel_time : receivedAt;
-      const left = data.eta_seconds - (kernelNow() - sentAt);
-      setText(eta, left > 0 ? `ETA ≈ ${formatClock(left)}` : "finishing…");
-      show(eta, true);
-    } else {
-      show(eta, false);
-    }
-  }
+  const tick = () => drawClocks(parts, data, kernelNow(), receivedAt);
 
   function syncTicker() {
     const wantTicker = !isFinal(data.state) && !destroyed;
-    if (wantTicker && ticker === null) ticker = setInterval(drawClocks, 1000);
+    if (wantTicker && ticker === null) ticker = setInterval(tick, 1000);
     if (!wantTicker && ticker !== null) {
       clearInterval(ticker);
       ticker = null;
@@ -239,99 +401,13 @@ export function createJobCard(options = {}) {
     );
   }
 
-  function drawDetails() {
-    /** @type {[string, string][]} */
-    const rows = [];
-    const prov = data.provenance ?? {};
-    const facts = data.video ?? {};
-    if (data.task_id) rows.push(["task id", data.task_id]);
-    const seed = prov.seed ?? data.params?.seed;
-    if (seed !== undefined && seed !== null) rows.push(["seed", String(seed)]);
-    if (prov.model) rows.push(["model", String(prov.model)]);
-    if (facts.width && facts.height) rows.push(["size", `${facts.width}×${facts.height}`]);
-    if (facts.duration) rows.push(["duration", `${facts.duration.toFixed(2)} s`]);
-    if (facts.fps) rows.push(["frame rate", `${facts.fps} fps`]);
-    if (facts.size) rows.push(["file size", formatBytes(facts.size)]);
-    if (facts.path ?? facts.file_name) rows.push(["file", String(facts.path ?? facts.file_name)]);
-    if (facts.sha256) rows.push(["sha256", facts.sha256]);
-    if (data.error_code) rows.push(["error code", data.error_code]);
-    for (const key of ["submitted", "started", "finished"]) {
-      const at = /** @type {Record<string, unknown>} */ (data)[`${key}_at`];
-      if (typeof at === "number") rows.push([key, new Date(at * 1000).toLocaleString()]);
-    }
-    if (typeof data.cost_estimate === "number") rows.push(["cost", formatCost(data.cost_estimate)]);
-    rows.push(["from cache", data.from_cache ? "yes (no API call)" : "no"]);
-    if (prov.request) rows.push(["request", JSON.stringify(prov.request)]);
-    if (prov.package_version) rows.push(["seedance_widgets", String(prov.package_version)]);
-    replaceChildren(
-      detailsBody,
-      rows.flatMap(([term, value]) => [
-        el("dt", { text: term }),
-        el("dd", { text: value, className: term === "sha256" || term === "request" ? "seedance-mono" : "" }),
-      ]),
-    );
-  }
-
   /** @param {JobCardData} next */
   function update(next) {
     data = next;
     receivedAt = now() / 1000;
-    const state = data.state ?? "intent";
-    const final = isFinal(state);
-    const progress = Math.max(0, Math.min(100, Math.round(data.progress ?? 0)));
-
-    root.dataset.state = state;
-    root.dataset.tone = stateTone(state);
-    setText(status, data.status_text || stateLabel(state));
-    setText(promptText, data.prompt ? `“${shortenPrompt(data.prompt)}”` : "");
-    promptText.title = data.prompt ?? "";
-
-    show(cancel, !final);
-    if (final) cancel.disabled = true;
-
-    // The bar stays visible for failures (frozen where it stopped) so it never looks finished;
-    // a job that ended before any progress has no bar worth showing.
-    show(bar, state !== "done" && !(final && progress === 0));
-    bar.setAttribute("aria-valuenow", String(progress));
-    bar.dataset.indeterminate = String(!final && progress === 0);
-    fill.style.width = `${progress}%`;
-
-    replaceChildren(
-      chips,
-      paramChips(data.params ?? {}).map((text) => el("span", { className: "seedance-chip", text })),
-    );
-    setText(cost, formatCost(data.cost_estimate));
-    show(cost, typeof data.cost_estimate === "number");
-    setText(taskId, data.task_id ?? "");
-    show(taskId, Boolean(data.task_id));
-    replaceChildren(flags, [
-      ...(data.from_cache ? [el("span", { className: "seedance-chip seedance-from-cache", text: "from cache" })] : []),
-      ...(data.reconnecting
-        ? [el("span", { className: "seedance-chip seedance-reconnecting", text: "reconnecting…" })]
-        : []),
-    ]);
-
-    setText(error, data.error ?? "");
-    show(error, Boolean(data.error));
-
-    const done = state === "done" && Boolean(data.video);
-    show(video, done);
-    show(videoFacts, done);
-    // While running the card stays compact (task id is in the meta line); actions come at the end.
-    show(actions, done || (final && Boolean(data.task_id)));
-    show(download, done);
-    show(copyId, Boolean(data.task_id));
-    if (done && data.video) {
-      if (data.video.width) video.width = Math.min(640, data.video.width);
-      replaceChildren(videoFacts, [
-        ...videoChips(data.video).map((text) => el("span", { className: "seedance-chip", text })),
-        el("span", { className: "seedance-mono", text: data.video.path ?? data.video.file_name ?? "" }),
-      ]);
-    }
-    if (!done) show(videoNote, false);
-    show(details, !options.compact && final);
-    drawDetails();
-    drawClocks();
+    drawBody(parts, data, Boolean(options.compact));
+    drawDetails(parts, data);
+    tick();
     syncTicker();
     maybeLoadVideo();
   }
@@ -346,5 +422,5 @@ export function createJobCard(options = {}) {
 
   show(callbackError, false);
   update(data);
-  return { el: root, update, showCallbackError, destroy };
+  return { el: parts.root, update, showCallbackError, destroy };
 }

@@ -1,5 +1,5 @@
-// Fetch a job's MP4 from the kernel over the widget's comm: send {kind: "video-request", id} and
-// collect the "video-response" chunks (binary buffers) into a Blob. The video then plays from a
+// Fetch a job's MP4 from the kernel over the widget's comm: send {kind: MSG_VIDEO_REQUEST, id} and
+// collect the MSG_VIDEO_RESPONSE chunks (binary buffers) into a Blob. The video then plays from a
 // blob: URL, independent of where the notebook sits and of the gateway's expiring URL.
 import { MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "./messages.js";
 

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from .errors import (
     APIError,
     AuthenticationError,
+    BadReplyError,
     BadRequestError,
     ContentPolicyError,
     DownloadError,
+    InvalidKeyError,
     MissingKeyError,
     NotFoundError,
     QuotaError,
@@ -23,7 +25,8 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .media import MAX_UPLOAD_BYTES, is_mp4, sniff_image_type
+from .keys import MIN_KEY_CHARS
+from .media import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, is_mp4, sniff_image_type
 from .models import (
     ASPECT_RATIOS,
     COMPLETED,
@@ -66,6 +69,7 @@ __all__ = [
     "APIError",
     "ASPECT_RATIOS",
     "AuthenticationError",
+    "BadReplyError",
     "BadRequestError",
     "COMPLETED",
     "ContentPolicyError",
@@ -76,11 +80,14 @@ __all__ = [
     "GenerationRequest",
     "IN_PROGRESS",
     "ImageRole",
+    "InvalidKeyError",
+    "MAX_DOWNLOAD_BYTES",
     "MAX_DURATION",
     "MAX_PROMPT_CHARS",
     "MAX_SEED",
     "MAX_UPLOAD_BYTES",
     "MIN_DURATION",
+    "MIN_KEY_CHARS",
     "MODEL",
     "MissingKeyError",
     "NotFoundError",

@@ -2,17 +2,63 @@
 
 Safety rules that shape this module:
 
-* Reads (poll, upload, download) are retried with capped exponential backoff and
-  jitter, honouring ``Retry-After``.
-* A create is sent again only when the reply proves no task was made (429, or 503
-  with ``Retry-After``) or the connection was never opened. Once the body may have
-  reached the gateway, a lost reply raises :class:`TaskMayExistError` instead: a
-  silent re-send could bill the user twice.
-* The API key lives in a private holder whose repr is masked. It is added to a
-  request only by an auth hook at send time, so no local variable of ours holds it
-  in clear, and errors are raised outside the ``except`` block of the HTTP library's
-  exception (whose request object carries the header), so neither a traceback, nor
-  an exception chain, nor a log line can show it.
+Retries
+    Reads (poll, upload, download) are retried with capped exponential backoff and
+    jitter, honouring ``Retry-After`` up to ``RetryPolicy.max_retry_after`` (a longer one is
+    raised at once, not waited). A create is sent again only when the reply proves no task
+    was made (429, or 503 with ``Retry-After``) or the connection was never opened. Once
+    the body may have reached the gateway, a lost, late, cut-off or unusable reply raises
+    :class:`TaskMayExistError` instead: a silent re-send could bill the user twice.
+
+Deadlines (every call has one, kept while headers and bodies stream: see ``transport``)
+    ``create``/``get``/``upload_image``: ``total_timeout`` (default 120 s), retries and their
+    waits included; a wait that would pass it is not started. ``download``:
+    ``download_timeout`` (default 300 s) plus one second per ``download_min_rate`` bytes
+    received (default 64 KiB/s), so a steady transfer of any allowed size finishes and a
+    trickle stops. A create that runs out of time after its body was sent is
+    :class:`TaskMayExistError`.
+
+Sizes
+    API replies are read as a stream and decoded up to :data:`MAX_REPLY_BYTES` (4 MiB;
+    error bodies up to 64 KiB), so a compressed bomb costs no memory: a larger 2xx reply
+    is :class:`BadReplyError` (for a create, :class:`TaskMayExistError`). A video may be at
+    most ``max_download_bytes`` (:data:`MAX_DOWNLOAD_BYTES`, 2 GiB), checked against
+    ``Content-Length`` before anything is written and again while streaming; videos are
+    asked for uncompressed and a ``Content-Encoding`` on one is refused (it could unpack
+    to any size). A download goes to a ``.part`` file beside ``dest``, is checked (byte
+    count against ``Content-Length``, then the MP4 box structure) and only then renamed;
+    on any failure the ``.part`` is removed.
+
+Verdicts (the engine relies on these)
+    ``create``: :class:`TaskMayExistError` for a 2xx reply that is empty, not JSON or has no
+    usable task id, and for any 1xx/3xx reply. ``get``: :class:`BadReplyError` (a
+    :class:`TransportError`) for a 2xx reply that is empty, not JSON, not a task object, has
+    no id or another task's id, or no text status; progress outside 0-100 is clamped.
+    :class:`URLExpiredError` comes only from the gateway's answer to the video URL (403,
+    404, 410), never from comparing ``expires_at`` with a clock. Task ids that are ``.`` or
+    ``..``, hold ``/``, ``\\``, spaces or control characters, or pass 256 characters are
+    refused before sending (:class:`ValidationError`); others are percent-quoted.
+
+Video URLs (what the client will fetch because a gateway named it)
+    http and https only; never link-local (169.254.0.0/16, fe80::/10) or cloud metadata
+    addresses, multicast or unspecified ones; loopback and private addresses only when
+    the base URL is itself loopback or private (so the emulator works). Checked on the
+    URL's resolved addresses and again on the address connected to. Redirects are
+    followed by hand, at most :data:`MAX_REDIRECTS`, each hop checked; a loop is refused at
+    once. The key is sent only to the base URL's own origin.
+
+The API key
+    Checked when the client is made (``keys``): control characters, spaces, non-ASCII
+    characters and keys shorter than 8 characters are refused with
+    :class:`InvalidKeyError` (a :class:`MissingKeyError`), naming the problem and its
+    position, never the key. It lives in a private holder whose repr is masked, and is
+    added to a request only by an auth hook at send time. Every failure inside the HTTP
+    library, ``KeyboardInterrupt`` included, is raised again as a fresh exception (ours,
+    or a new one of the same kind for a ``BaseException``) outside the ``except`` block,
+    ``from None``: no traceback, ``__cause__`` or ``__context__`` leads into the library's
+    frames, which hold the request headers (IPython's verbose tracebacks print them).
+    Text from the gateway is masked before it reaches a message, a log line or the
+    ledger: the key in every JSON or URL encoding, and any ``Bearer`` token.
 """
 
 from __future__ import annotations
@@ -25,20 +71,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from seedance_widgets._version import __version__
 
 from .errors import (
-    APIError,
+    BadReplyError,
     DownloadError,
-    MissingKeyError,
     RateLimitError,
     ServerError,
     TaskMayExistError,
@@ -47,13 +91,29 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .media import MAX_UPLOAD_BYTES, is_mp4, mp4_problem, read_image, sniff_image_type, upload_name
+from .keys import KeyMask, checked_key
+from .media import (
+    MAX_DOWNLOAD_BYTES,
+    MAX_UPLOAD_BYTES,
+    is_mp4,
+    mp4_problem,
+    read_image,
+    sniff_image_type,
+    upload_name,
+)
 from .models import GenerationRequest, Task
 from .retry import RetryPolicy, parse_retry_after
+from .transport import Call, GuardedAdapter, address_problem, host_is_internal, url_problem
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_DOWNLOAD_MIN_RATE",
+    "DEFAULT_DOWNLOAD_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "MAX_DOWNLOAD_BYTES",
+    "MAX_REDIRECTS",
+    "MAX_REPLY_BYTES",
     "MAX_UPLOAD_BYTES",
     "USER_AGENT",
     "ProgressCallback",
@@ -62,25 +122,43 @@ __all__ = [
     "is_mp4",
     "parse_retry_after",
     "sniff_image_type",
+    "task_id_problem",
 ]
 
 log = logging.getLogger("seedance_widgets.api")
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://toapis.com"
 USER_AGENT = f"seedance_widgets/{__version__} (+python-requests)"
-#: Connect and read timeouts (seconds) for API calls. Every call has one.
+#: Connect and read timeouts (seconds) for each socket operation. Every call has them.
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+#: Wall-clock limit (seconds) of one create/get/upload call, retries and waits included.
+DEFAULT_TOTAL_TIMEOUT = 120.0
+#: A download's base time allowance (seconds); each byte received adds 1/download_min_rate s.
+DEFAULT_DOWNLOAD_TIMEOUT = 300.0
+DEFAULT_DOWNLOAD_MIN_RATE = 64 * 1024
+#: Largest decoded API reply read (a task reply is a few hundred bytes).
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+#: Largest error body read (only its first words are shown).
+MAX_ERROR_BODY_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+MAX_TASK_ID_CHARS = 256
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: What a video URL answers once the gateway's copy is gone (403: signed URLs past their time).
+EXPIRED_STATUSES = frozenset({403, 404, 410})
+_READ_CHUNK = 16 * 1024
 
 ProgressCallback = Callable[[int, int | None], None]
 
 
 class _Secret:
-    """Holds the API key; its repr and str never show it, and it refuses to be pickled."""
+    """Holds the API key and its mask; its repr and str never show it, and it refuses to be pickled."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "mask")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self.mask = KeyMask(value)
 
     def reveal(self) -> str:
         return self._value
@@ -109,16 +187,17 @@ class _BearerAuth(AuthBase):
 
 
 def _load_key(given: str | None) -> _Secret:
-    """The key from ``given`` or ``$TOAPIS_API_KEY``, wrapped at once (whitespace stripped)."""
-    key = given if given is not None else os.environ.get("TOAPIS_API_KEY", "")
-    secret = _Secret(key.strip()) if isinstance(key, str) and key.strip() else None
-    del given, key  # not in this frame's locals when the error below is shown
-    if secret is None:
-        raise MissingKeyError()
-    return secret
+    """The key from ``given`` or ``$TOAPIS_API_KEY``, checked and wrapped at once."""
+    source = "passed as api_key" if given is not None else "from TOAPIS_API_KEY"
+    raw = given if given is not None else os.environ.get("TOAPIS_API_KEY", "")
+    del given  # not in this frame's locals when an error below is shown
+    try:
+        return _Secret(checked_key(raw, source))
+    finally:
+        del raw
 
 
-def _nothing_sent(exc: requests.RequestException) -> bool:
+def _nothing_sent(exc: BaseException) -> bool:
     """True when a failure proves the request never left this machine."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
@@ -131,14 +210,63 @@ def _nothing_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+class _Body:
+    """Bytes a gateway sent, with a repr that does not show them: they may echo the key, and
+    verbose tracebacks print the variables of every frame they pass through."""
+
+    __slots__ = ("data", "more")
+
+    def __init__(self, data: bytes, more: bool = False) -> None:
+        self.data = data
+        self.more = more  # the body went on past the size read
+
+    def __repr__(self) -> str:
+        return f"<reply body: {len(self.data)} bytes{' and more, not read' if self.more else ''}>"
+
+
+def _attempt(fn: Callable[[], T]) -> tuple[T | None, BaseException | None]:
+    """``(fn(), None)``, or ``(None, the exception)``: whatever it is, the caller raises a fresh one."""
+    try:
+        return fn(), None
+    except BaseException as exc:  # KeyboardInterrupt too: see the module docstring
+        return None, exc
+
+
+def _fresh(failure: BaseException, text: str) -> BaseException:
+    """A ``BaseException`` (not an ``Exception``) to raise instead of ``failure``, with none of its frames."""
+    if isinstance(failure, KeyboardInterrupt):
+        return KeyboardInterrupt(text)
+    # Same object, same kind (SystemExit, a test runner's timeout...), stripped of the library's frames.
+    failure.__cause__ = failure.__context__ = None
+    return failure.with_traceback(None)
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """Why ``task_id`` cannot go into a URL path as one segment (None: it can, once quoted)."""
+    if not task_id:
+        return "is empty"
+    if len(task_id) > MAX_TASK_ID_CHARS:
+        return f"is longer than {MAX_TASK_ID_CHARS} characters"
+    if "/" in task_id or "\\" in task_id:
+        return "contains a slash"
+    if task_id in (".", ".."):
+        return "is a path step ('.' or '..')"
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in task_id):
+        return "contains a space or a control character"
+    return None
+
+
 class SeedanceClient:
     """A client for the ToAPIs gateway's Seedance video API.
 
     ``api_key`` defaults to ``$TOAPIS_API_KEY``; ``base_url`` to ``$SEEDANCE_BASE_URL``
-    or ``https://toapis.com``. One pooled ``requests.Session`` is used for every call,
-    each with a timeout (``timeout``: seconds, or a (connect, read) pair). ``sleep``
-    is what waits between retries (tests pass one that records the delays).
-    Thread-safe for concurrent calls.
+    or ``https://toapis.com``. One pooled ``requests.Session`` is used for every call
+    (a given ``session`` gets the client's adapters mounted, which keep the deadlines).
+    ``timeout`` bounds each socket operation (seconds, or a (connect, read) pair);
+    ``total_timeout`` bounds a whole create/get/upload call; a download may take
+    ``download_timeout`` seconds plus one per ``download_min_rate`` bytes received, and
+    at most ``max_download_bytes``. ``sleep`` is what waits between retries (tests pass
+    one that records the delays). Thread-safe for concurrent calls.
     """
 
     def __init__(
@@ -147,6 +275,10 @@ class SeedanceClient:
         base_url: str | None = None,
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        download_min_rate: float = DEFAULT_DOWNLOAD_MIN_RATE,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -163,20 +295,34 @@ class SeedanceClient:
             raise ValidationError("base_url", base, "an http(s) URL such as https://toapis.com")
         self.base_url = base
         self.timeout = timeout
+        for name, value in (
+            ("total_timeout", total_timeout),
+            ("download_timeout", download_timeout),
+            ("download_min_rate", download_min_rate),
+            ("max_download_bytes", max_download_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise ValidationError(name, value, "a positive finite number")
+        self.total_timeout = float(total_timeout)
+        self.download_timeout = float(download_timeout)
+        self.download_min_rate = float(download_min_rate)
+        self.max_download_bytes = int(max_download_bytes)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._internal: bool | None = None  # is the gateway on a loopback/private address? (lazy)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+        adapter = GuardedAdapter(pool_connections=4, pool_maxsize=pool_size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
         self._session = session
         #: Count of HTTP requests sent, by kind (create/get/upload/download); for tests and benchmarks.
         self.request_counts: dict[str, int] = {"create": 0, "get": 0, "upload": 0, "download": 0}
 
     def __repr__(self) -> str:
-        return f"SeedanceClient(base_url={self.base_url!r}, api_key=<hidden>)"
+        # getattr: a verbose traceback of a failed __init__ shows a half-made client too.
+        return f"SeedanceClient(base_url={getattr(self, 'base_url', None)!r}, api_key=<hidden>)"
 
     def __reduce__(self) -> Any:
         raise TypeError(
@@ -193,140 +339,298 @@ class SeedanceClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- low level -------------------------------------------------------------------
+    # ---- helpers -----------------------------------------------------------------------
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
     def _redact(self, text: str) -> str:
-        """``text`` with the key masked: a misbehaving server or proxy might echo our headers."""
-        return text.replace(self._key.reveal(), "<hidden>")
+        """``text`` with the key masked in every encoding (a misbehaving gateway may echo it)."""
+        return self._key.mask(text)
 
-    def _send(
-        self, kind: str, method: str, url: str, *, auth: bool = True, **kwargs: Any
+    def _shown(self, url: str) -> str:
+        """A URL for messages and logs: no query string (signed URLs carry tokens there), key masked."""
+        return self._redact(url.split("?", 1)[0])
+
+    def _timeouts(self) -> tuple[float, float]:
+        if isinstance(self.timeout, (tuple, list)):
+            return float(self.timeout[0]), float(self.timeout[1])
+        return float(self.timeout), float(self.timeout)
+
+    def _limit_text(self, kind: str) -> str:
+        if kind == "download":
+            return (
+                f"the download's time limit ({self.download_timeout:g} s plus 1 s per "
+                f"{self.download_min_rate:g} bytes received)"
+            )
+        return f"total_timeout={self.total_timeout:g} s"
+
+    def _api_call(self) -> Call:
+        return Call(deadline=time.monotonic() + self.total_timeout)
+
+    def _retry_wait(self, attempt: int, retry_after: float | None, call: Call) -> float | None:
+        """How long to wait before another attempt, or None when there must not be one."""
+        if attempt >= self.retry.attempts:
+            return None
+        if retry_after is not None and retry_after > self.retry.max_retry_after:
+            return None
+        wait = self.retry.delay(attempt, retry_after)
+        left = call.remaining()
+        if left is not None and wait >= left:
+            return None  # the call's deadline would pass while waiting
+        return wait
+
+    # ---- one exchange --------------------------------------------------------------------
+    def _exchange(
+        self, kind: str, method: str, url: str, call: Call, *, auth: bool = True, **kwargs: Any
     ) -> requests.Response:
-        """One HTTP exchange with a timeout; network failures become :class:`TransportError`."""
+        """Send one request within ``call`` and return once the headers are in (body unread).
+
+        Network failures become :class:`TransportError`; see the module docstring for
+        how failures inside the HTTP library are raised again.
+        """
         self.request_counts[kind] = self.request_counts.get(kind, 0) + 1
-        failure: requests.RequestException | None = None
-        try:
-            response = self._session.request(
-                method, url, auth=self._bearer if auth else None, timeout=self.timeout, **kwargs
+        connect, read = self._timeouts()
+        left = call.remaining()
+        if left is not None:
+            if left <= 0:
+                raise TransportError(
+                    f"{method} {self._shown(url)} was not sent: {self._limit_text(kind)} had passed",
+                    nothing_sent=True,
+                )
+            connect = min(connect, left)  # reads are cut short at the socket (transport)
+        session, bearer = self._session, self._bearer if auth else None
+        with call:
+            response, failure = _attempt(
+                lambda: session.request(
+                    method,
+                    url,
+                    auth=bearer,
+                    timeout=(connect, read),
+                    stream=True,
+                    allow_redirects=False,
+                    **kwargs,
+                )
             )
-        except requests.RequestException as exc:
-            failure = exc
         if failure is not None:
-            # Raised here, outside the except block, so the library's exception (whose
-            # request carries the Authorization header) is not chained to ours.
-            reason = self._redact(_exc_reason(failure))
-            log.debug("%s %s failed: %s", method, _safe(url), type(failure).__name__)
-            raise TransportError(
-                f"{method} {_safe(url)} failed: {type(failure).__name__}: {reason}",
-                nothing_sent=_nothing_sent(failure),
-            )
-        log.debug("%s %s -> %s", method, _safe(url), response.status_code)
+            error = self._translated(failure, kind, method, url, call)
+            del failure  # nothing of the library's exception stays in this frame
+            raise error from None
+        assert response is not None
+        log.debug("%s %s -> %s", method, self._shown(url), response.status_code)
         return response
 
-    def _raise_for(self, response: requests.Response) -> None:
-        if response.status_code < 400:
-            return
-        text = self._redact(response.text)
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise error_from_response(response.status_code, body, retry_after, fallback_text=text[:300])
+    def _translated(
+        self, failure: BaseException, kind: str, method: str, url: str, call: Call
+    ) -> BaseException:
+        """Our own error for a failure inside the HTTP library (built from words, not its objects)."""
+        where = f"{method} {self._shown(url)}"
+        if not isinstance(failure, Exception):
+            text = f"interrupted during {where}"
+            if kind == "create":
+                text += (
+                    ": the request may have reached the gateway, so the task may exist (and be billed); "
+                    "look for it before creating it again"
+                )
+            return _fresh(failure, text)
+        if call.refused is not None:
+            return DownloadError(f"Refused to fetch {self._shown(url)}: {call.refused}.", retryable=False)
+        nothing_sent = _nothing_sent(failure)
+        if call.expired or call.passed():
+            return TransportError(
+                f"{where} did not finish within {self._limit_text(kind)}", nothing_sent=nothing_sent
+            )
+        reason = self._redact(_exc_reason(failure))
+        log.debug("%s failed: %s", where, type(failure).__name__)
+        return TransportError(
+            f"{where} failed: {type(failure).__name__}: {reason}", nothing_sent=nothing_sent
+        )
 
-    def _retrying(self, kind: str, call: Callable[[], requests.Response]) -> requests.Response:
-        """Run ``call`` with the retry policy; returns a successful response."""
-        attempt = 0
+    def _read_body(self, response: requests.Response, call: Call, limit: int, kind: str, url: str) -> _Body:
+        """The decoded body, up to ``limit`` bytes (``more`` set when it went on)."""
+        chunks: list[bytes] = []
+        size = 0
+        stream = response.iter_content(chunk_size=_READ_CHUNK)
         while True:
-            attempt += 1
-            try:
-                response = call()
-                self._raise_for(response)
-                return response
-            except (RateLimitError, ServerError, TransportError) as err:
-                retry_after = getattr(err, "retry_after", None)
-                if attempt >= self.retry.attempts or (
-                    retry_after is not None and retry_after > self.retry.max_retry_after
-                ):
-                    raise
-                wait = self.retry.delay(attempt, retry_after)
-                log.info("%s: %s; retry %d in %.2fs", kind, type(err).__name__, attempt, wait)
-                self._sleep(wait)
+            with call:
+                chunk, failure = _attempt(lambda: next(stream, None))
+            if failure is not None:
+                error = self._translated(failure, kind, response.request.method or "GET", url, call)
+                del failure
+                chunks.clear()  # what arrived is not shown with the error
+                raise error from None
+            if chunk is None:
+                return _Body(b"".join(chunks))
+            size += len(chunk)
+            if size > limit:
+                return _Body(b"".join(chunks), more=True)
+            chunks.append(chunk)
+
+    def _raise_for_status(self, response: requests.Response, call: Call, kind: str, url: str) -> None:
+        """Raise the gateway's error for a 4xx/5xx reply (its body read up to 64 KiB)."""
+        status = response.status_code
+        if status < 400:
+            return
+        try:
+            body = self._read_body(response, call, MAX_ERROR_BODY_BYTES, kind, url)
+        except TransportError:
+            body = _Body(b"")  # the status alone says enough
+        text = self._redact(body.data.decode("utf-8", errors="replace"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise error_from_response(status, self._json(body), retry_after, fallback_text=text[:300])
+
+    def _reply_body(self, response: requests.Response, call: Call, kind: str, url: str) -> _Body:
+        """The body of a 2xx API reply; :class:`BadReplyError` for another status or one too large."""
+        self._raise_for_status(response, call, kind, url)
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise BadReplyError(f"the gateway answered {kind} with HTTP {status} instead of a reply")
+        body = self._read_body(response, call, MAX_REPLY_BYTES, kind, url)
+        if body.more:
+            raise BadReplyError(
+                f"the gateway's reply to {kind} is larger than {MAX_REPLY_BYTES} bytes; not read"
+            )
+        return body
+
+    def _json(self, body: _Body) -> Any:
+        """The body parsed as JSON with the key masked in every string; None when it is not JSON."""
+        try:
+            return self._key.mask.json(json.loads(body.data))
+        except (ValueError, RecursionError):
+            return None
+
+    def _snippet(self, body: _Body) -> str:
+        return repr(self._redact(body.data[:200].decode("utf-8", errors="replace")))
+
+    def _task_from(self, body: _Body, expected_id: str | None) -> tuple[Task | None, str]:
+        """The task a 2xx reply describes, or (None, why it cannot be used)."""
+        if not body.data.strip():
+            return None, "the reply is empty"
+        data = self._json(body)
+        if data is None:
+            return None, f"the reply is not JSON: {self._snippet(body)}"
+        # Some gateways wrap the task: {"data": {...task...}} (as Task.from_json reads it).
+        if isinstance(data, dict) and "status" not in data and isinstance(data.get("data"), dict):
+            data = data["data"]
+        if not isinstance(data, dict):
+            return None, f"the reply is a JSON {type(data).__name__}, not a task object"
+        ident = data.get("id", data.get("task_id"))
+        if isinstance(ident, bool) or not isinstance(ident, (str, int)) or ident == "":
+            return None, "the reply has no task id"
+        ident = str(ident)
+        problem = task_id_problem(ident)
+        if problem:
+            return None, f"the reply's task id {ident[:80]!r} {problem}"
+        if expected_id is not None and ident != expected_id:
+            return None, f"the reply is about task {ident[:80]!r}, not {expected_id!r}"
+        status = data.get("status")
+        if not isinstance(status, str) or not status.strip():
+            kind = type(status).__name__ if status is not None else "missing"
+            return None, f"the reply's status is {kind}, not text"
+        if isinstance(data.get("progress"), (bool, list, dict)):
+            return None, f"the reply's progress is a {type(data['progress']).__name__}, not a number"
+        return Task.from_json(data), ""
 
     # ---- the API -----------------------------------------------------------------------
     def create(self, request: GenerationRequest) -> Task:
         """Create a generation task (a paid call). Returns the task as the gateway describes it.
 
         Raises :class:`TaskMayExistError` when the body may have reached the gateway but
-        no reply came: the caller must not simply send it again.
+        no usable reply came: the caller must not simply send it again.
         """
         if not isinstance(request, GenerationRequest):
             raise ValidationError("request", request, "a GenerationRequest")
         body = request.to_body()
         url = self._url("/v1/videos/generations")
+        call = self._api_call()
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._send("create", "POST", url, json=body)
+                response = self._exchange("create", "POST", url, call, json=body)
             except TransportError as err:
                 if not err.nothing_sent:
                     log.warning("create: no reply after the body was sent; not re-sending")
-                    raise TaskMayExistError(
-                        f"The create request was sent to {self.base_url} but no reply came ({err}). "
-                        "The task may exist and may be billed: it was NOT sent again, to avoid paying "
-                        "twice. Check the gateway's task list before retrying."
-                    ) from err
-                if attempt >= self.retry.attempts:
+                    raise self._may_exist(f"no usable reply came ({err})") from err
+                wait = self._retry_wait(attempt, None, call)
+                if wait is None:
                     raise TransportError(
                         f"Could not connect to {self.base_url}; nothing was sent, so no task was created. "
                         f"({err})",
                         nothing_sent=True,
                     ) from err
-                self._sleep(self.retry.delay(attempt))
+                self._sleep(wait)
                 continue
             try:
-                self._raise_for(response)
+                return self._created(response, call, url)
             except (RateLimitError, ServerError) as err:
                 # Only these replies prove no task was made: 429, or 503 with Retry-After.
                 proven = isinstance(err, RateLimitError) or (
                     err.status == 503 and err.retry_after is not None
                 )
-                if (
-                    not proven
-                    or attempt >= self.retry.attempts
-                    or (err.retry_after or 0) > self.retry.max_retry_after
-                ):
+                wait = self._retry_wait(attempt, err.retry_after, call) if proven else None
+                if wait is None:
                     raise
-                wait = self.retry.delay(attempt, err.retry_after)
                 log.info("create: HTTP %s, so no task was made; retry %d in %.2fs", err.status, attempt, wait)
-                self._sleep(wait)
-                continue
-            return self._task_from(response)
+            finally:
+                response.close()
+            self._sleep(wait)
+
+    def _may_exist(self, what: str) -> TaskMayExistError:
+        return TaskMayExistError(
+            f"The create request was sent to {self.base_url} but {what}. The task may exist and may be "
+            "billed: it was NOT sent again, to avoid paying twice. Check the gateway's task list before "
+            "retrying."
+        )
+
+    def _created(self, response: requests.Response, call: Call, url: str) -> Task:
+        """The task a create's reply describes; APIError for a refusal, else TaskMayExistError."""
+        self._raise_for_status(response, call, "create", url)
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise self._may_exist(f"the gateway answered HTTP {status} instead of a task")
+        try:
+            body = self._read_body(response, call, MAX_REPLY_BYTES, "create", url)
+        except TransportError as err:
+            raise self._may_exist(f"its reply broke off ({err})") from err
+        if body.more:
+            raise self._may_exist(f"its reply is larger than {MAX_REPLY_BYTES} bytes")
+        task, problem = self._task_from(body, None)
+        if task is None:
+            raise self._may_exist(f"its reply (HTTP {status}) cannot be used: {problem}")
+        return task
 
     def get(self, task_id: str) -> Task:
-        """Poll one task (retried on 429, 5xx and network faults)."""
-        if not isinstance(task_id, str) or not task_id.strip() or "/" in task_id:
-            raise ValidationError("task_id", task_id, "a task id as returned by create, e.g. 'task_vid_...'")
-        url = self._url(f"/v1/videos/generations/{quote(task_id.strip(), safe='')}")
-        response = self._retrying("get", lambda: self._send("get", "GET", url))
-        return self._task_from(response)
+        """Poll one task (retried on 429, 5xx, network faults and unusable replies)."""
+        task_id = _checked_task_id(task_id)
+        url = self._url(f"/v1/videos/generations/{quote(task_id, safe='')}")
+        call = self._api_call()
 
-    def _task_from(self, response: requests.Response) -> Task:
-        text = self._redact(response.text)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise APIError(
-                f"the gateway replied with something that is not JSON: {text[:200]!r}",
-                status=response.status_code,
-            ) from None
-        task = Task.from_json(data)
-        if not task.id:
-            raise APIError("the gateway's reply has no task id", status=response.status_code)
-        return task
+        def once() -> Task:
+            response = self._exchange("get", "GET", url, call)
+            try:
+                body = self._reply_body(response, call, "get", url)
+            finally:
+                response.close()
+            task, problem = self._task_from(body, task_id)
+            if task is None:
+                raise BadReplyError(f"The gateway's reply about task {task_id} cannot be used: {problem}")
+            return task
+
+        return self._retrying("get", call, once)
+
+    def _retrying(self, kind: str, call: Call, once: Callable[[], T]) -> T:
+        """Run ``once`` with the retry policy within ``call``'s deadline."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return once()
+            except (RateLimitError, ServerError, TransportError) as err:
+                wait = self._retry_wait(attempt, getattr(err, "retry_after", None), call)
+                if wait is None:
+                    raise
+                log.info("%s: %s; retry %d in %.2fs", kind, type(err).__name__, attempt, wait)
+            self._sleep(wait)
 
     def upload_image(
         self, source: str | os.PathLike[str] | bytes | IO[bytes], *, filename: str | None = None
@@ -343,26 +647,36 @@ class SeedanceClient:
             raise ValidationError("image", name, allowed, f"{name} is not {allowed} (judged by its content)")
         name = upload_name(name, mime)
         url = self._url("/v1/uploads/images")
+        call = self._api_call()
 
-        def call() -> requests.Response:
-            return self._send(
-                "upload", "POST", url, files={"file": (name, data, mime)}, data={"purpose": "generation"}
+        def once() -> str:
+            response = self._exchange(
+                "upload",
+                "POST",
+                url,
+                call,
+                files={"file": (name, data, mime)},
+                data={"purpose": "generation"},
             )
+            try:
+                body = self._reply_body(response, call, "upload", url)
+            finally:
+                response.close()
+            reply = self._json(body)
+            if reply is None:
+                raise BadReplyError(f"the upload reply is not JSON: {self._snippet(body)}")
+            if isinstance(reply, dict) and reply.get("success") is False:
+                raise error_from_response(400, reply)
+            inner = reply.get("data") if isinstance(reply, dict) else None
+            found = inner.get("url") if isinstance(inner, dict) else None
+            found = found or (reply.get("url") if isinstance(reply, dict) else None)
+            if not isinstance(found, str) or not found:
+                raise BadReplyError("the upload reply has no URL")
+            return found
 
-        response = self._retrying("upload", call)
-        try:
-            reply = json.loads(self._redact(response.text))
-        except ValueError:
-            raise APIError("the upload reply is not JSON", status=response.status_code) from None
-        if isinstance(reply, dict) and reply.get("success") is False:
-            raise error_from_response(400, reply)
-        inner = reply.get("data") if isinstance(reply, dict) else None
-        found = inner.get("url") if isinstance(inner, dict) else None
-        found = found or (reply.get("url") if isinstance(reply, dict) else None)
-        if not isinstance(found, str) or not found:
-            raise APIError("the upload reply has no URL", status=response.status_code)
-        return found
+        return self._retrying("upload", call, once)
 
+    # ---- downloads -----------------------------------------------------------------------
     def download(
         self,
         url: str,
@@ -373,84 +687,169 @@ class SeedanceClient:
     ) -> Path:
         """Stream ``url`` to ``dest``: a temporary file beside it, checked, then renamed into place.
 
-        Checks: the byte count equals ``Content-Length`` (when sent), the file starts
-        like an MP4 and its top-level boxes add up. A half file never appears at
-        ``dest``. Network faults, 5xx, 429 and cut-off transfers are retried with
-        backoff; 404/410 raise :class:`URLExpiredError` at once; a body that is not an
-        MP4 raises :class:`DownloadError` at once. ``progress(received, total)`` is
-        called per chunk (``total`` None when unknown).
+        Checks: the URL and every redirect against the address policy, the declared and
+        the streamed size against ``max_download_bytes``, the byte count against
+        ``Content-Length`` (when sent), the MP4 box structure. A half file never appears
+        at ``dest``. Network faults, 5xx, 429 and cut-off transfers are retried with
+        backoff within the download's time limit; 403/404/410 raise
+        :class:`URLExpiredError` at once; a refused URL, an oversized or compressed body
+        and a body that is not an MP4 raise :class:`DownloadError` at once.
+        ``progress(received, total)`` is called per chunk (``total`` None when unknown).
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         url = urljoin(self.base_url + "/", url)  # a relative URL is the gateway's own
+        call = Call(deadline=time.monotonic() + self.download_timeout)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._download_once(url, dest, progress, chunk_size)
+                return self._download_once(url, dest, call, progress=progress, chunk_size=chunk_size)
             except (TransportError, ServerError, RateLimitError, DownloadError) as err:
                 retryable = err.retryable if isinstance(err, DownloadError) else True
-                retry_after = getattr(err, "retry_after", None)
-                if (
-                    not retryable
-                    or attempt >= self.retry.attempts
-                    or (retry_after is not None and retry_after > self.retry.max_retry_after)
-                ):
+                wait = (
+                    self._retry_wait(attempt, getattr(err, "retry_after", None), call) if retryable else None
+                )
+                if wait is None:
                     raise
-                wait = self.retry.delay(attempt, retry_after)
                 log.info("download: %s; retry %d in %.2fs", type(err).__name__, attempt, wait)
-                self._sleep(wait)
+            self._sleep(wait)
+
+    def _gateway_is_internal(self) -> bool:
+        if self._internal is None:
+            self._internal = host_is_internal(urlsplit(self.base_url).hostname or "")
+        return self._internal
+
+    def _peer_problem(self, address: str) -> str | None:
+        return address_problem(address, self._gateway_is_internal())
+
+    def _same_origin(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        try:
+            return (a.scheme, a.hostname, a.port or a.scheme) == (b.scheme, b.hostname, b.port or b.scheme)
+        except ValueError:  # a port that is not a number
+            return False
+
+    def _proxied(self, url: str) -> bool:
+        """True when ``url`` goes through a proxy (then the address connected to is the proxy's)."""
+        proxies = dict(self._session.proxies)
+        if self._session.trust_env:
+            proxies = {**requests.utils.get_environ_proxies(url), **proxies}
+        return bool(requests.utils.select_proxy(url, proxies))
+
+    def _open_video(self, url: str, call: Call) -> tuple[requests.Response, str]:
+        """GET the video, following redirects by hand (each hop checked); returns (response, its URL)."""
+        seen: set[str] = set()
+        for _ in range(MAX_REDIRECTS + 1):
+            problem = url_problem(url, self._gateway_is_internal())
+            if problem:
+                raise DownloadError(
+                    f"Refused to fetch the video from {self._shown(url)}: {problem}.", retryable=False
+                )
+            call.check_peer = None if self._proxied(url) else self._peer_problem
+            response = self._exchange(
+                "download",
+                "GET",
+                url,
+                call,
+                auth=self._same_origin(url),
+                headers={"Accept-Encoding": "identity"},
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response, url
+            response.close()
+            if self._redact(location) != location:
+                del location  # not shown with the error
+                raise DownloadError(
+                    "The video URL redirects to a URL holding the API key; not followed.", retryable=False
+                )
+            seen.add(url.split("#", 1)[0])
+            url = urljoin(url, location)
+            if url.split("#", 1)[0] in seen:
+                raise DownloadError(
+                    f"The video URL redirects in a loop (back to {self._shown(url)}); not followed.",
+                    retryable=False,
+                )
+        raise DownloadError(
+            f"The video URL redirected more than {MAX_REDIRECTS} times; not followed.", retryable=False
+        )
 
     def _download_once(
-        self, url: str, dest: Path, progress: ProgressCallback | None, chunk_size: int
+        self, url: str, dest: Path, call: Call, *, progress: ProgressCallback | None, chunk_size: int
     ) -> Path:
-        # The key goes only to the gateway itself, never to a separate file host.
-        same_origin = url.startswith(self.base_url + "/")
-        response = self._send("download", "GET", url, auth=same_origin, stream=True)
-        with contextlib.closing(response):
-            if response.status_code in (404, 410):
-                raise URLExpiredError(
-                    f"The video URL no longer answers (HTTP {response.status_code}): the gateway's copy "
-                    "has expired. Only a new (paid) task can make it again."
+        response, url = self._open_video(url, call)
+        try:
+            return self._save_video(response, url, dest, call=call, progress=progress, chunk_size=chunk_size)
+        finally:
+            response.close()
+
+    def _save_video(
+        self,
+        response: requests.Response,
+        url: str,
+        dest: Path,
+        *,
+        call: Call,
+        progress: ProgressCallback | None,
+        chunk_size: int,
+    ) -> Path:
+        shown = self._shown(url)
+        status = response.status_code
+        if status in EXPIRED_STATUSES:
+            raise URLExpiredError(
+                f"The video URL no longer answers (HTTP {status}): the gateway's copy has expired. "
+                "Only a new (paid) task can make it again."
+            )
+        self._raise_for_status(response, call, "download", url)
+        if not 200 <= status < 300:
+            raise DownloadError(f"{shown} answered HTTP {status} instead of the video", retryable=False)
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise DownloadError(
+                f"{shown} sent the video compressed ({encoding}) although it was asked not to; refused, "
+                "since a compressed body can unpack to any size",
+                retryable=False,
+            )
+        declared = response.headers.get("Content-Length", "").strip()
+        total = int(declared) if declared.isdigit() else None
+        if total is not None and total > self.max_download_bytes:
+            raise DownloadError(
+                f"{shown} declares {total} bytes, more than max_download_bytes={self.max_download_bytes}; "
+                "nothing was written",
+                retryable=False,
+            )
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        tmp = Path(tmp_name)
+        try:
+            received, head = self._stream_to(
+                fd, response, url=url, call=call, chunk_size=chunk_size, progress=progress, total=total
+            )
+            if total is not None and received != total:
+                raise DownloadError(f"download of {shown} was truncated: {received} of {total} bytes arrived")
+            if not is_mp4(head):
+                raise DownloadError(
+                    f"download of {shown} is not an MP4 file (it does not start with an 'ftyp' box)",
+                    retryable=False,
                 )
-            self._raise_for(response)
-            expected = response.headers.get("Content-Length", "")
-            # With a Content-Encoding the length counts compressed bytes, not the ones we write
-            # (urllib3 still checks the raw length itself).
-            encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-            total = int(expected) if expected.isdigit() and not encoded else None
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-            tmp = Path(tmp_name)
-            try:
-                received, head = self._stream_to(
-                    fd, response, url, chunk_size=chunk_size, progress=progress, total=total
-                )
-                if total is not None and received != total:
-                    raise DownloadError(
-                        f"download of {_safe(url)} was truncated: {received} of {total} bytes arrived"
-                    )
-                if not is_mp4(head):
-                    raise DownloadError(
-                        f"download of {_safe(url)} is not an MP4 file (it does not start with an 'ftyp' box)",
-                        retryable=False,
-                    )
-                problem = mp4_problem(tmp)
-                if problem:
-                    raise DownloadError(f"download of {_safe(url)} is not a whole MP4: {problem}")
-                os.replace(tmp, dest)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-        log.debug("download %s -> %s (%d bytes)", _safe(url), dest.name, received)
+            problem = mp4_problem(tmp)
+            if problem:
+                raise DownloadError(f"download of {shown} is not a whole MP4: {problem}")
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        log.debug("download %s -> %s (%d bytes)", shown, dest.name, received)
         return dest
 
     def _stream_to(
         self,
         fd: int,
         response: requests.Response,
-        url: str,
         *,
+        url: str,
+        call: Call,
         chunk_size: int,
         progress: ProgressCallback | None,
         total: int | None,
@@ -461,37 +860,64 @@ class SeedanceClient:
         chunks = response.iter_content(chunk_size=chunk_size)
         with os.fdopen(fd, "wb") as out:
             while True:
-                failure: requests.RequestException | None = None
-                try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    break
-                except requests.RequestException as exc:
-                    failure = exc
+                with call:
+                    chunk, failure = _attempt(lambda: next(chunks, None))
                 if failure is not None:
-                    # Cut off mid-body: a truncated download, worth another try. Raised outside
-                    # the except block so the library's error is not chained to ours.
-                    expected = f"{total} bytes" if total is not None else "an unknown length"
+                    error = self._cut_off(failure, url, call, received, total)
+                    del failure
+                    raise error from None
+                if chunk is None:
+                    break
+                received += len(chunk)
+                if received > self.max_download_bytes:
+                    del chunk
                     raise DownloadError(
-                        f"download of {_safe(url)} was truncated: the connection broke after {received} of "
-                        f"{expected} ({type(failure).__name__})"
+                        f"download of {self._shown(url)} passed "
+                        f"max_download_bytes={self.max_download_bytes}; "
+                        "stopped and removed",
+                        retryable=False,
                     )
-                if not chunk:
-                    continue
+                if call.deadline is not None:
+                    call.deadline += len(chunk) / self.download_min_rate  # a steady transfer earns its time
                 if len(head) < 8:
                     head += chunk[: 8 - len(head)]
                 out.write(chunk)
-                received += len(chunk)
+                del chunk  # the gateway's bytes stay out of this frame's locals (see _Body)
                 if progress is not None:
                     progress(received, total)
             out.flush()
             os.fsync(out.fileno())
         return received, head
 
+    def _cut_off(
+        self, failure: BaseException, url: str, call: Call, received: int, total: int | None
+    ) -> BaseException:
+        """The error for a body that stopped flowing: a truncated (retryable) DownloadError."""
+        error = self._translated(failure, "download", "GET", url, call)
+        if not isinstance(error, TransportError):
+            return error  # an interrupt, or a refusal
+        if call.expired or call.passed():
+            return DownloadError(
+                f"download of {self._shown(url)} did not finish within {self._limit_text('download')}: "
+                f"{received} bytes arrived"
+            )
+        expected = f"{total} bytes" if total is not None else "an unknown length"
+        return DownloadError(
+            f"download of {self._shown(url)} was truncated: the connection broke after {received} of "
+            f"{expected} ({type(failure).__name__})"
+        )
 
-def _safe(url: str) -> str:
-    """A URL for messages: without query string (signed URLs carry tokens there)."""
-    return url.split("?", 1)[0]
+
+def _checked_task_id(task_id: Any) -> str:
+    allowed = "a task id as returned by create, e.g. 'task_vid_...'"
+    if not isinstance(task_id, str) or not task_id.strip():
+        raise ValidationError("task_id", task_id, allowed)
+    task_id = task_id.strip()
+    problem = task_id_problem(task_id)
+    if problem:
+        shown = repr(task_id) if len(task_id) <= 80 else repr(task_id[:77] + "...")
+        raise ValidationError("task_id", task_id, allowed, f"task_id={shown} {problem}; expected {allowed}")
+    return task_id
 
 
 def _exc_reason(exc: BaseException) -> str:

@@ -123,6 +123,14 @@ class TransportError(SeedanceError):
         super().__init__(message)
 
 
+class BadReplyError(TransportError):
+    """The gateway answered 2xx, but the reply cannot be used: empty, not JSON, not a task
+    (wrong JSON types, no id or status), about another task, or larger than the client reads.
+
+    A poll that gets one can simply poll again later; nothing about the task is known from it.
+    """
+
+
 class TaskMayExistError(TransportError):
     """A create request was sent but its reply never arrived.
 
@@ -146,7 +154,11 @@ class DownloadError(SeedanceError):
 
 
 class URLExpiredError(DownloadError):
-    """The video URL no longer answers (HTTP 404/410): the gateway's copy has expired."""
+    """The video URL no longer answers (HTTP 403/404/410): the gateway's copy has expired.
+
+    Raised only from the gateway's own answer, never from comparing ``expires_at`` with a
+    local clock (which may be wrong).
+    """
 
     retryable_default = False
 
@@ -178,7 +190,7 @@ def error_from_response(
             code = _code(inner.get("code"))
             err_type = _words(inner.get("type")) or None
         elif isinstance(inner, str):
-            message = inner
+            message = _words(inner)
         message = message or _words(body.get("message"))
         code = code if code is not None else _code(body.get("code"))
         err_type = err_type or _words(body.get("type")) or None
@@ -191,19 +203,29 @@ def error_from_response(
     return cls(message, status=status, code=code, type=err_type, retry_after=retry_after)
 
 
+#: What a masked API key reads as, in gateway text (see ``keys``).
+HIDDEN = "<hidden>"
+
+
 def _plain(text: str) -> str:
     """A body that is not JSON, made readable: an HTML error page reduced to its words."""
     if "<" in text and ">" in text:
-        text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
-        text = html.unescape(re.sub(r"<[^>]*>", " ", text))
+        kept = text.replace(HIDDEN, "\0")  # a masked key is not a tag: keep its mark
+        kept = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", kept)
+        text = html.unescape(re.sub(r"<[^>]*>", " ", kept)).replace("\0", HIDDEN)
     return " ".join(text.split())
 
 
+#: Longest gateway message kept in an error (it ends in messages and the ledger).
+MAX_MESSAGE_CHARS = 500
+
+
 def _words(value: Any) -> str:
-    """A message-like field as text ("" for absent or empty)."""
+    """A message-like field as text ("" for absent or empty), shortened to MAX_MESSAGE_CHARS."""
     if value is None or isinstance(value, (dict, list)):
         return ""
-    return str(value).strip()
+    text = str(value).strip()
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
 def _code(value: Any) -> str | int | None:
@@ -216,8 +238,36 @@ def _code(value: Any) -> str | int | None:
 class MissingKeyError(SeedanceError):
     """No API key was given and ``TOAPIS_API_KEY`` is not set."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "No API key: set the TOAPIS_API_KEY environment variable or pass api_key=... "
+            message
+            or "No API key: set the TOAPIS_API_KEY environment variable or pass api_key=... "
             "(the key is never shown or saved by seedance_widgets)"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self),))
+
+
+class InvalidKeyError(MissingKeyError, ValueError):
+    """The API key cannot be used: a line break, tab, space or non-ASCII character in it, or too short.
+
+    Raised when a client is made (and by ``set_api_key``), before anything is sent. The
+    message names the problem and its position (``position``, 1-based, None when the
+    problem is the length) and where the key came from (``source``), never the key.
+    """
+
+    def __init__(self, problem: str, position: int | None, length: int, source: str) -> None:
+        self.problem = problem
+        self.position = position
+        self.length = length
+        self.source = source
+        if position is not None:
+            problem = f"{problem} at character {position} of {length}, so it cannot be sent in an HTTP header"
+        super().__init__(
+            f"The API key ({source}) {problem}. Copy the key again from the ToAPIs console as plain "
+            "text (the key is not shown here)."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problem, self.position, self.length, self.source))

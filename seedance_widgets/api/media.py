@@ -16,6 +16,9 @@ from .errors import ValidationError
 
 #: The gateway's upload limit (contract section 3).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Default cap on one downloaded video (``SeedanceClient(max_download_bytes=...)``). A 12 s
+#: 720p clip is tens of MB; a gateway declaring or streaming more than this is refused.
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
 
 IMAGE_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image/jpeg": ("jpg", "jpeg"),
@@ -89,8 +92,9 @@ def mp4_problem(path: Path) -> str | None:
     """Why the file at ``path`` is not a whole MP4, or None when its top-level boxes add up.
 
     Walks the top-level boxes (size + type headers only): the first must be ``ftyp``,
-    one must be ``moov``, and the last must end exactly at the end of the file. A
-    download cut short fails this even when the server sent no Content-Length.
+    there must be a ``moov`` (the index) and an ``mdat`` (the media data), and the last
+    box must end exactly at the end of the file. A download cut short fails this even
+    when the server sent no Content-Length, also when it was cut at a box boundary.
     """
     total = path.stat().st_size
     seen: list[bytes] = []
@@ -126,6 +130,8 @@ def mp4_problem(path: Path) -> str | None:
         return "the file is empty"
     if b"moov" not in seen:
         return "it has no 'moov' box (the index of the video)"
+    if b"mdat" not in seen:
+        return "it has no 'mdat' box (the media data)"
     return None
 
 

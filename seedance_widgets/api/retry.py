@@ -27,12 +27,13 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based).
 
-        A server's ``Retry-After`` is obeyed as given (the caller refuses ones above
-        ``max_retry_after``); otherwise the wait doubles per attempt, spread by the
-        jitter and capped at ``max_delay``.
+        A server's ``Retry-After`` is obeyed as given, but never beyond ``max_retry_after``
+        (the client raises instead of waiting for a longer one; the clamp here is for any
+        other caller); otherwise the wait doubles per attempt, spread by the jitter and
+        capped at ``max_delay``.
         """
         if retry_after is not None:
-            return max(0.0, retry_after)
+            return min(self.max_retry_after, max(0.0, retry_after))
         base = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
         spread = base * self.jitter
         return min(self.max_delay, max(0.0, base + random.uniform(-spread, spread)))

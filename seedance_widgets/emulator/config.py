@@ -20,6 +20,14 @@ FAULTS: dict[str, str] = {
     "hang": "process the request, then hold the reply for hang_seconds (or until the client hangs up)",
     "truncate": "downloads: announce the full Content-Length, send truncate_fraction of it, then close",
     "slow": "downloads: send the body at slow_bytes_per_second",
+    "chunked_truncate": (
+        "downloads: drop Content-Length (so the body goes chunked), send truncate_fraction of it, "
+        "then end the chunked body cleanly: the client sees a short body and no error"
+    ),
+    "broken_mp4": (
+        "downloads: the right Content-Length and bytes, except that the size of the box after "
+        "'ftyp' is overwritten with an impossible one: a well-sized body that is not a valid MP4"
+    ),
 }
 
 PROFILES: tuple[str, ...] = ("quick", "realistic")
@@ -51,9 +59,16 @@ class EmulatorConfig:
         ``Emulator.fail_next(kind, fault, count)``). ``fault_seed`` makes every random draw
         (faults, timelines, failure points, chosen seeds) repeatable.
         Fault details: ``retry_after`` (seconds sent in ``Retry-After`` with 429 and 503),
-        ``hang_seconds``, ``truncate_fraction`` (share of the body sent before closing),
+        ``hang_seconds``, ``truncate_fraction`` (share of the body sent before closing with
+        ``truncate``, or before ending the chunked body with ``chunked_truncate``),
         ``slow_bytes_per_second`` (for the ``slow`` fault), ``download_bytes_per_second``
         (throttles every download when set).
+        Download body faults that no HTTP library can notice, for the client's own checks:
+        ``chunked_truncate`` (no Content-Length, chunked framing, a clean end after
+        ``truncate_fraction`` of the file: only the MP4 structure check can tell) and
+        ``broken_mp4`` (correct Content-Length, every byte sent, but the second top-level
+        box's size field is overwritten with 4, an impossible size: only the MP4 structure
+        check can tell). Both apply to GET only (a HEAD reply is left alone).
 
     Limits
         ``max_upload_bytes`` (upload cap, default 10 MB as the gateway), ``max_concurrent_renders``

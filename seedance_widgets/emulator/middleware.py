@@ -94,9 +94,14 @@ class FaultMiddleware:
                 rate = config.download_bytes_per_second
             out = _throttled(counted, rate) if rate else counted
             truncation = None
-            if fault == "truncate" and scope["method"] != "HEAD":  # a HEAD reply has no body to cut
+            has_body = scope["method"] != "HEAD"  # a HEAD reply has no body to cut or spoil
+            if fault == "truncate" and has_body:
                 truncation = _Truncation(out, config.truncate_fraction, self.connections.lookup(scope))
                 out = truncation.send
+            elif fault == "chunked_truncate" and has_body:
+                out = _ChunkedCut(out, config.truncate_fraction).send
+            elif fault == "broken_mp4" and has_body:
+                out = _BoxSpoiler(out).send
             await self.app(scope, receive, out)
             if truncation is not None and truncation.closed:
                 await _await_disconnect(receive)
@@ -170,6 +175,66 @@ class _Truncation:
         self.closed = True
         if self._transport is not None:
             netfaults.close_after_flush(self._transport)
+
+
+class _ChunkedCut:
+    """Drops Content-Length, so h11 frames the body chunked; passes ``fraction`` of the body, then
+    ends it cleanly (the terminating zero-size chunk). The connection stays usable: nothing at the
+    HTTP level is wrong, the body is simply short."""
+
+    def __init__(self, send: Send, fraction: float) -> None:
+        self._send = send
+        self._fraction = fraction
+        self._left = -1  # bytes still allowed; -1: no Content-Length seen, pass everything
+        self._ended = False
+
+    async def send(self, message: Message) -> None:
+        if self._ended:
+            return  # the rest of the file goes nowhere
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            length = dict(headers).get(b"content-length")
+            if length is not None and length.isdigit():
+                self._left = int(int(length) * self._fraction)
+                headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            await self._send({**message, "headers": headers})
+            return
+        if message["type"] != "http.response.body" or self._left < 0:
+            await self._send(message)
+            return
+        body: bytes = message.get("body", b"")
+        piece = body[: self._left]
+        self._left -= len(piece)
+        more = self._left > 0 and message.get("more_body", False)
+        self._ended = not more
+        await self._send({"type": "http.response.body", "body": piece, "more_body": more})
+
+
+class _BoxSpoiler:
+    """Overwrites the size field of the second top-level box (the one after ``ftyp``) with 4, an
+    impossible size; the length and every other byte stay as they were."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._offset = 0  # body bytes passed so far
+        self._target: int | None = None  # offset of the size field to spoil, once known
+        self._done = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] != "http.response.body" or self._done:
+            await self._send(message)
+            return
+        body = bytearray(message.get("body", b""))
+        if self._target is None and self._offset == 0 and len(body) >= 4:
+            self._target = int.from_bytes(body[:4], "big")  # the first box's size = the next box's offset
+        if self._target is not None:
+            start = self._target - self._offset
+            for i in range(4):
+                if 0 <= start + i < len(body):
+                    body[start + i] = (0, 0, 0, 4)[i]
+            self._done = self._offset + len(body) >= self._target + 4
+        self._offset += len(body)
+        await self._send({**message, "body": bytes(body)})
 
 
 def _throttled(send: Send, bytes_per_second: float) -> Send:

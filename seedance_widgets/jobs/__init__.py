@@ -19,6 +19,7 @@ from .errors import (
     JobFailedError,
     JobMayExistError,
     JobTimedOutError,
+    OutputFolderError,
     WaitTimeoutError,
 )
 from .job import Job
@@ -53,6 +54,7 @@ __all__ = [
     "JobSnapshot",
     "JobState",
     "JobTimedOutError",
+    "OutputFolderError",
     "PollPolicy",
     "PollSample",
     "Store",

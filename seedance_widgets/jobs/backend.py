@@ -8,15 +8,38 @@ explains how to use the real service. The key itself is never shown.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from seedance_widgets.api.errors import SeedanceError
+
 if TYPE_CHECKING:
     from seedance_widgets.api import SeedanceClient
 
 log = logging.getLogger("seedance_widgets.jobs")
+
+#: Modules the offline emulator needs: the `emulator` extra of pyproject.toml, by import name.
+EMULATOR_MODULES: tuple[str, ...] = ("av", "numpy", "PIL", "starlette", "uvicorn", "multipart")
+
+
+class NoBackendError(SeedanceError):
+    """No key is set and the offline emulator is not installed: nothing to send a job to."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            "No TOAPIS_API_KEY is set and the offline emulator is not installed (missing: "
+            f"{', '.join(missing)}): set TOAPIS_API_KEY to generate with the ToAPIs gateway, or "
+            "pip install 'seedance_widgets[emulator]' to try everything offline for free."
+        )
+
+
+def missing_emulator_modules() -> list[str]:
+    """The emulator's modules that cannot be imported here (looked up, not imported: cheap)."""
+    return [name for name in EMULATOR_MODULES if importlib.util.find_spec(name) is None]
+
 
 _lock = threading.Lock()
 _emulator: Any = None
@@ -47,6 +70,9 @@ def _ensure_emulator() -> Any:
     global _emulator, _notice
     with _lock:
         if _emulator is None:
+            missing = missing_emulator_modules()
+            if missing:
+                raise NoBackendError(missing)
             from seedance_widgets.emulator.launch import spawn_emulator
 
             _emulator = spawn_emulator()

@@ -9,6 +9,13 @@ class BudgetExceededError(SeedanceError):
     """A create was refused locally because it would pass the session budget (nothing was sent)."""
 
 
+class OutputFolderError(SeedanceError):
+    """The output folder cannot be written, so a new generation was refused (nothing was sent).
+
+    Saved videos and the ledger's history are still served from it.
+    """
+
+
 class JobError(SeedanceError):
     """``Job.wait()`` could not return a file; ``job`` is the job's snapshot at that moment."""
 

@@ -37,12 +37,15 @@ FINAL_STATES = frozenset(
         JobState.MAY_EXIST,
     }
 )
+#: Every state a job (and a ledger record) may be in.
+ALL_STATES = frozenset(value for name, value in vars(JobState).items() if name.isupper())
 #: States in which the gateway holds a task that we poll.
 POLLED_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
 
-#: Short words for a status line, by state.
+#: Short words for a status line, by state: the widgets' labels in lower case (seedance_widgets/
+#: widgets/contract.json; tests/widgets/test_contract.py checks that they agree).
 STATE_LABELS = {
-    JobState.INTENT: "waiting to submit",
+    JobState.INTENT: "preparing",
     JobState.UPLOADING: "uploading images",
     JobState.SUBMITTING: "submitting",
     JobState.QUEUED: "queued",
@@ -51,7 +54,7 @@ STATE_LABELS = {
     JobState.DONE: "done",
     JobState.FAILED: "failed",
     JobState.TIMED_OUT: "timed out",
-    JobState.CANCELLED: "cancelled",
+    JobState.CANCELLED: "stopped watching",
     JobState.EXPIRED: "expired",
     JobState.MAY_EXIST: "may exist",
 }

@@ -94,6 +94,13 @@ class Store:
         self.videos.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
 
+    def unwritable_reason(self) -> str | None:
+        """Why records cannot be added here (None: they can): the ledger, or the folder for it."""
+        target = self.ledger.path if self.ledger.path.exists() else self.root
+        if os.access(target, os.W_OK):
+            return None
+        return f"{target} is read-only"
+
     # ---- owners: which managers (processes) are alive on this folder ----------------------
     def hold_owner_lock(self, owner_id: str) -> int:
         """Create and exclusively lock ``.owners/<owner_id>.lock``; returns the descriptor to keep."""

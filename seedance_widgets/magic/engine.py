@@ -1,9 +1,12 @@
 """Which :class:`~seedance_widgets.jobs.JobManager` the magic talks to, given its settings.
 
-One manager per distinct (output folder, base URL, poll policy, budget, time scale), kept
-for the life of the kernel: jobs keep running when a setting changes, and changing it
-back finds them again. With every setting at its default, the magic shares the
-process's ``default_manager()`` with ``seedance_widgets.generate()``.
+One manager per output folder per kernel, whatever the settings: the magic shares
+``seedance_widgets.jobs.api.folder_manager`` with ``generate()`` and the form, so an
+identical request asked again after a setting changed finds its job. The settings are
+applied to that one manager when they change: ``budget_usd``, ``poll_policy`` and
+``time_scale`` are its settable attributes; a different ``base_url`` (or
+``SEEDANCE_BASE_URL``, or a key set or unset) gives it a new client for NEW jobs only,
+while the jobs already running keep the client they started with.
 """
 
 from __future__ import annotations
@@ -21,86 +24,84 @@ if TYPE_CHECKING:
     from .config import Seedance
 
 _lock = threading.Lock()
-_managers: dict[tuple[Any, ...], JobManager] = {}
+#: Every manager the magic has used, in first-use order.
+_used: list[JobManager] = []
 #: When each manager was first used by the magic (its jobs from before came from the ledger).
 _opened_at: dict[int, float] = {}
-#: The managers made here (not the process's shared default one).
+#: The managers made here (not ones another front door made first).
 _made: list[JobManager] = []
+#: The engine settings last applied to each manager (by id; the manager is in `_used`).
+_applied: dict[int, tuple[Any, ...]] = {}
 
 
 def _alive(manager: JobManager) -> bool:
     return not manager.closed
 
 
-def _key(settings: Seedance) -> tuple[Any, ...]:
-    from seedance_widgets.jobs.store import resolve_output_dir
-
-    return (
-        str(resolve_output_dir(settings.output_dir)),
-        settings.base_url,
-        settings.poll_policy,
-        settings.budget_usd,
-        settings.time_scale,
-        # Where the environment points (not the key): a changed SEEDANCE_BASE_URL needs a new client.
-        os.environ.get("SEEDANCE_BASE_URL"),
-        key_is_set(),
-    )
+def _engine_settings(settings: Seedance) -> tuple[Any, ...]:
+    """What the magic's settings ask of a manager: (backend, poll policy, budget, time scale)."""
+    # Where the environment points (not the key): a changed SEEDANCE_BASE_URL needs a new client.
+    backend = (settings.base_url, os.environ.get("SEEDANCE_BASE_URL"), key_is_set())
+    return (backend, settings.poll_policy, settings.budget_usd, settings.time_scale)
 
 
-def _is_default(settings: Seedance) -> bool:
-    from seedance_widgets.jobs.store import resolve_output_dir
-
-    return (
-        resolve_output_dir(settings.output_dir) == resolve_output_dir(None)
-        and settings.base_url is None
-        and settings.poll_policy == "adaptive"
-        and settings.budget_usd is None
-        and settings.time_scale is None
-    )
+def _untouched() -> tuple[Any, ...]:
+    """The settings a manager is assumed to have when the magic first meets it."""
+    return ((None, os.environ.get("SEEDANCE_BASE_URL"), key_is_set()), "adaptive", None, None)
 
 
 def manager_for(settings: Seedance) -> JobManager:
-    """The manager for these settings (made on first use; may start the built-in emulator)."""
-    from seedance_widgets.api import SeedanceClient
-    from seedance_widgets.jobs import AdaptivePolicy, BaselinePolicy, JobManager, default_manager
-    from seedance_widgets.jobs.backend import emulator_time_scale, has_key, resolve_client
+    """The one manager of the settings' output folder (made on first use; may start the built-in
+    emulator), with the settings applied."""
+    from seedance_widgets.jobs.api import folder_manager
+    from seedance_widgets.jobs.backend import has_key
 
-    key = _key(settings)
+    if settings.base_url and not has_key():
+        raise UsageError(
+            f"Seedance.base_url is set to {settings.base_url}, but TOAPIS_API_KEY is not set: "
+            "set the key, or %config Seedance.base_url = None to use the built-in emulator"
+        )
     with _lock:
-        manager = _managers.get(key)
-        if manager is not None and _alive(manager):
-            return manager
-        if _is_default(settings):
-            manager = default_manager()
-        else:
-            if settings.base_url:
-                if not has_key():
-                    raise UsageError(
-                        f"Seedance.base_url is set to {settings.base_url}, but TOAPIS_API_KEY is not set: "
-                        "set the key, or %config Seedance.base_url = None to use the built-in emulator"
-                    )
-                client = SeedanceClient(base_url=settings.base_url)
-            else:
-                client = resolve_client()
-            scale: float = settings.time_scale or (1.0 if has_key() else emulator_time_scale())
-            policy = BaselinePolicy() if settings.poll_policy == "baseline" else AdaptivePolicy()
-            manager = JobManager(
-                output_dir=settings.output_dir,
-                client=client,
-                poll_policy=policy,
-                budget_usd=settings.budget_usd,
-                time_scale=scale,
-            )
+        manager, made = folder_manager(settings.output_dir)
+        if made:
             _made.append(manager)
-        _managers[key] = manager
-        _opened_at.setdefault(id(manager), time.time())
+        if manager not in _used:
+            _used.append(manager)
+            _opened_at.setdefault(id(manager), time.time())
+        _apply(manager, settings)
         return manager
+
+
+def _apply(manager: JobManager, settings: Seedance) -> None:
+    """Give ``manager`` the settings that changed since they were last applied to it (caller
+    holds ``_lock``). A manager met for the first time keeps what the settings leave at default."""
+    from seedance_widgets.api import SeedanceClient
+    from seedance_widgets.jobs import AdaptivePolicy, BaselinePolicy
+    from seedance_widgets.jobs.api import apply_default_time_scale
+
+    wanted = _engine_settings(settings)
+    before = _applied.get(id(manager), _untouched())
+    backend, policy, budget, scale = wanted
+    if backend != before[0]:
+        # New jobs only: each running job keeps the client it started with.
+        manager.use_client(SeedanceClient(base_url=settings.base_url) if settings.base_url else None)
+    if policy != before[1]:
+        manager.poll_policy = BaselinePolicy() if policy == "baseline" else AdaptivePolicy()
+    if budget != before[2]:
+        manager.budget_usd = budget
+    if scale is not None:
+        # Always: a reset of the backend (set_default_manager(None)) may have changed it meanwhile.
+        manager.time_scale_from_backend = False
+        manager.time_scale = scale
+    elif scale is None and (before[3] is not None or backend != before[0]):
+        apply_default_time_scale(manager)
+    _applied[id(manager)] = wanted
 
 
 def known_managers() -> list[JobManager]:
     """Every manager the magic has used in this process (live ones only)."""
     with _lock:
-        return [m for m in _managers.values() if _alive(m)]
+        return [m for m in _used if _alive(m)]
 
 
 def opened_at(manager: JobManager) -> float:
@@ -126,11 +127,12 @@ def key_is_set() -> bool:
 
 
 def shutdown_managers() -> None:
-    """Stop and forget every manager the magic made itself (the shared default one is left alone)."""
+    """Stop and forget every manager the magic made itself (one made elsewhere is left alone)."""
     with _lock:
         made = list(_made)
         _made.clear()
-        _managers.clear()
+        _used.clear()
         _opened_at.clear()
+        _applied.clear()
     for manager in made:
         manager.shutdown()

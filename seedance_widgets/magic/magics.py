@@ -227,7 +227,9 @@ class SeedanceMagics(Magics):
             if isinstance(result, Job):
                 self.displays.show_job(result, embed=call.embed)
             else:
-                self.displays.show_dry_run(result, manager.client.base_url)
+                base_url = manager.client.base_url  # may start the built-in emulator: say so first
+                self._maybe_notice()
+                self.displays.show_dry_run(result, base_url)
             results.append(result)
         if call.dry_run and call.is_sweep:
             total = sum(d.estimate_usd for d in results)

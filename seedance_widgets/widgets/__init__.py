@@ -6,7 +6,8 @@ package build (``npm run build``).
 
 from .form import SeedanceForm
 from .gallery import Gallery
-from .job_view import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView
+from .job_view import JobView
+from .messages import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
 
 __all__ = [
     "MSG_CANCEL",

@@ -1,15 +1,15 @@
-"""Static forms of a job: the text line, the HTML block, video facts and provenance.
+"""What a job reads as: the status words, the text line, video facts and provenance.
 
-These stand in wherever the live widget cannot render (nbconvert HTML, GitHub, VS Code without
-the widget manager, a terminal IPython) and are what a saved notebook keeps. Everything here is a
-pure function of a :class:`~seedance_widgets.jobs.JobSnapshot` (plus the video file), so the widget,
+Used by the live card (``_cards.card_data``) and by the static forms that stand in wherever the
+widget cannot render (nbconvert HTML, GitHub, VS Code without the widget manager, a terminal
+IPython) and that a saved notebook keeps (``_cards.static_card_html``). Everything here is a pure
+function of a :class:`~seedance_widgets.jobs.JobSnapshot` (plus the video file), so the widget,
 the static HTML and the tests agree.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import os
 import struct
 import time
@@ -19,7 +19,9 @@ from typing import Any
 from seedance_widgets._version import __version__
 from seedance_widgets.api import FPS, MODEL, output_size
 from seedance_widgets.api.media import mp4_facts
-from seedance_widgets.jobs.state import FINAL_STATES, JobSnapshot, JobState
+from seedance_widgets.jobs.state import JobSnapshot, JobState
+
+from .states import state_label
 
 #: Where the build (npm run build) puts the front-end bundles.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -81,31 +83,22 @@ def status_text(snap: JobSnapshot) -> str:
 
 def _status_words(snap: JobSnapshot) -> str:
     state = snap.state
+    label = state_label(state)
     if state == JobState.RUNNING:
-        return f"Generating · {snap.progress}%"
+        return f"{label} · {snap.progress}%"
     if state == JobState.QUEUED:
-        return f"Queued · {snap.progress}%" if snap.progress else "Queued"
+        return f"{label} · {snap.progress}%" if snap.progress else label
     if state == JobState.DONE:
         if snap.from_cache:
-            return "Done · from cache"
+            return f"{label} · from cache"
         start = snap.submitted_at or snap.started_at
         if start is not None and snap.finished_at is not None:
-            return f"Done in {clock(snap.finished_at - start)}"
-        return "Done"
+            return f"{label} in {clock(snap.finished_at - start)}"
+        return label
     if state == JobState.FAILED:
         code = (snap.error_code or "").lower()
-        return "Refused" if "policy" in code or code == "422" else "Failed"
-    labels = {
-        JobState.INTENT: "Preparing",
-        JobState.UPLOADING: "Uploading images",
-        JobState.SUBMITTING: "Submitting",
-        JobState.DOWNLOADING: "Downloading",
-        JobState.TIMED_OUT: "Timed out (task kept: attach later)",
-        JobState.CANCELLED: "Stopped watching",
-        JobState.EXPIRED: "Expired",
-        JobState.MAY_EXIST: "May exist (not re-sent)",
-    }
-    return labels.get(state, state)
+        return "Refused" if "policy" in code or code == "422" else state_label(state)
+    return state_label(state)
 
 
 def params_of(snap: JobSnapshot) -> dict[str, Any]:
@@ -224,111 +217,9 @@ def provenance(snap: JobSnapshot, facts: dict[str, Any] | None = None) -> dict[s
     }
 
 
-# ---- the static HTML -------------------------------------------------------------------------
-
-_TONE_COLOURS = {
-    "ok": "#388e3c",
-    "error": "#d32f2f",
-    "warn": "#f57c00",
-    "active": "#1976d2",
-    "idle": "#757575",
-}
-_BOX_STYLE = (
-    "border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:900px;"
-    "font-family:sans-serif;font-size:13px"
-)
+# ---- times ----------------------------------------------------------------------------------
 
 
-def _tone(state: str) -> str:
-    if state == JobState.DONE:
-        return "ok"
-    if state in (JobState.FAILED, JobState.EXPIRED):
-        return "error"
-    if state in (JobState.TIMED_OUT, JobState.MAY_EXIST):
-        return "warn"
-    if state == JobState.CANCELLED:
-        return "idle"
-    return "active"
-
-
-def tone_colour(state: str) -> str:
-    """The colour of a state's status text in the static forms (red for failures)."""
-    return _TONE_COLOURS[_tone(state)]
-
-
-def _when(ts: float | None) -> str:
+def when(ts: float | None) -> str:
+    """A unix time as local "YYYY-mm-dd HH:MM:SS" ("" when unknown)."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
-
-
-def static_html(
-    snap: JobSnapshot,
-    facts: dict[str, Any] | None,
-    *,
-    notebook_dir: Path | None = None,
-    embed: bool = False,
-) -> str:
-    """The text/html form: status, prompt, progress or video, details. Inline styles only (no
-    classes a sanitizer might strip); every value escaped."""
-    esc = html.escape
-    colour = _TONE_COLOURS[_tone(snap.state)]
-    rows: list[str] = [
-        f'<div class="seedance-static" data-state="{esc(snap.state)}" style="{_BOX_STYLE}">',
-        f'<div><span style="color:{colour};font-weight:600">{esc(status_text(snap))}</span> '
-        f'<span style="color:#666">“{esc(" ".join(snap.prompt.split()))}”</span></div>',
-    ]
-    if snap.state not in FINAL_STATES:
-        rows.append(
-            f'<progress max="100" value="{snap.progress}" style="width:100%">{snap.progress}%</progress>'
-        )
-    if snap.error:
-        rows.append(f'<div style="color:{_TONE_COLOURS["error"]};margin-top:4px">{esc(snap.error)}</div>')
-    if facts is not None and snap.path is not None:
-        src = video_src(Path(snap.path), notebook_dir, embed)
-        width = min(640, int(facts.get("width") or 640))
-        rows.append(
-            f'<video class="seedance-static-video" controls preload="metadata" width="{width}" '
-            f'src="{esc(src, quote=True)}" style="display:block;margin-top:6px;max-width:100%"></video>'
-        )
-    details = _detail_rows(snap, facts)
-    if details:
-        cells = "".join(
-            f'<tr><th style="text-align:left;padding-right:12px">{esc(k)}</th><td>{esc(v)}</td></tr>'
-            for k, v in details
-        )
-        rows.append(f"<details><summary>Details</summary><table>{cells}</table></details>")
-    rows.append("</div>")
-    return "\n".join(rows)
-
-
-def _detail_rows(snap: JobSnapshot, facts: dict[str, Any] | None) -> list[tuple[str, str]]:
-    params = params_of(snap)
-    rows: list[tuple[str, str]] = []
-    if snap.task_id:
-        rows.append(("task id", snap.task_id))
-    if params:
-        rows.append(
-            (
-                "request",
-                f"{params['resolution']} · {params['aspect_ratio']} · {params['duration']} s"
-                + (" · audio" if params["audio"] else "")
-                + (" · camera fixed" if params["camera_fixed"] else ""),
-            )
-        )
-    seed = params.get("seed")
-    rows.append(("seed", "random" if seed in (None, -1) else str(seed)))
-    if facts:
-        if facts.get("width"):
-            rows.append(("size", f"{facts['width']}x{facts['height']} · {facts.get('fps')} fps"))
-        if facts.get("duration"):
-            rows.append(("duration", f"{facts['duration']:.2f} s"))
-        rows.append(("file", f"{facts['path']} ({facts['size']} bytes)"))
-    if snap.sha256:
-        rows.append(("sha256", snap.sha256))
-    if snap.cost_estimate:
-        rows.append(("cost", f"≈ ${snap.cost_estimate:.2f} (estimate, not the gateway's bill)"))
-    for label, ts in (("submitted", snap.submitted_at), ("finished", snap.finished_at)):
-        if ts:
-            rows.append((label, _when(ts)))
-    if snap.from_cache:
-        rows.append(("from cache", "yes (no API call)"))
-    return rows

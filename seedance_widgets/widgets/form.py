@@ -42,22 +42,22 @@ from seedance_widgets.api.media import MAX_UPLOAD_BYTES, read_image, sniff_image
 from seedance_widgets.api.models import MAX_REFERENCE_IMAGES
 from seedance_widgets.jobs.state import JobSnapshot
 from seedance_widgets.widgets import _display
-from seedance_widgets.widgets.gallery import VIDEO_REQUEST, CardBook, VideoServer, seed_used
-from seedance_widgets.widgets.job_view import _KernelParent
+from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, seed_used
+from seedance_widgets.widgets.messages import (
+    MSG_ADD_IMAGE,
+    MSG_ADD_IMAGE_RESPONSE,
+    MSG_CANCEL,
+    MSG_COMPARE,
+    MSG_COMPARE_CLOSE,
+    MSG_GENERATE,
+    MSG_IMAGE_REQUEST,
+    MSG_IMAGE_RESPONSE,
+    MSG_REMOVE_IMAGE,
+    MSG_REUSE_SETTINGS,
+    MSG_VIDEO_REQUEST,
+)
 
 log = logging.getLogger("seedance_widgets.widgets")
-
-# Custom message kinds; js/form.js names the same constants.
-GENERATE = "generate"
-ADD_IMAGE = "add-image"
-ADD_IMAGE_RESPONSE = "add-image-response"
-REMOVE_IMAGE = "remove-image"
-IMAGE_REQUEST = "image-request"
-IMAGE_RESPONSE = "image-response"
-REUSE_SETTINGS = "reuse-settings"
-COMPARE = "compare"
-COMPARE_CLOSE = "compare-close"
-CANCEL = "cancel"
 
 SEED_MODES = ("random", "fixed")
 #: Parameters a caller may pass to ``SeedanceForm(...)`` besides ``manager`` and the images.
@@ -147,7 +147,7 @@ class SeedanceForm(anywidget.AnyWidget):
     session = traitlets.Unicode("", help="running jobs and estimated session spend").tag(sync=True)
     #: The last error from an action, shown under the form ("" = none).
     error = traitlets.Unicode("", help="last action error shown under the form").tag(sync=True)
-    #: Cards of the submitted jobs, newest first (see gallery.CardBook); JSON only, never video bytes.
+    #: Cards of the submitted jobs, newest first (see _cards.CardBook); JSON only, never video bytes.
     history = traitlets.List(traitlets.Dict(), help="cards of submitted jobs, newest first").tag(sync=True)
     #: Count of parameter edits made in the page. Sent along with each edit; actions carry the
     #: count they follow, so edits held back by ipywidgets' throttle cannot land after them.
@@ -202,7 +202,7 @@ class SeedanceForm(anywidget.AnyWidget):
                 self.add_image(role, source)
         for source in references:
             self.add_image("reference_image", source)
-        self._kernel_parent = _KernelParent.capture()
+        self._kernel_parent = KernelParent.capture()
         self._videos = VideoServer(self, self._by_id.get)
         self.on_msg(self._dispatch)
         self._refresh()
@@ -529,15 +529,15 @@ class SeedanceForm(anywidget.AnyWidget):
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any], list[Any]], None]]:
         return {
-            GENERATE: lambda c, b: self._on_generate(),
-            ADD_IMAGE: self._on_add_image,
-            REMOVE_IMAGE: lambda c, b: self.remove_image(str(c.get("id", ""))),
-            IMAGE_REQUEST: lambda c, b: self._on_image_request(c),
-            REUSE_SETTINGS: lambda c, b: self.reuse_settings(str(c.get("id", ""))),
-            COMPARE: lambda c, b: self._on_compare(c),
-            COMPARE_CLOSE: lambda c, b: setattr(self, "compare", []),
-            CANCEL: lambda c, b: self._on_cancel(c),
-            VIDEO_REQUEST: lambda c, b: self._videos.answer(c),
+            MSG_GENERATE: lambda c, b: self._on_generate(),
+            MSG_ADD_IMAGE: self._on_add_image,
+            MSG_REMOVE_IMAGE: lambda c, b: self.remove_image(str(c.get("id", ""))),
+            MSG_IMAGE_REQUEST: lambda c, b: self._on_image_request(c),
+            MSG_REUSE_SETTINGS: lambda c, b: self.reuse_settings(str(c.get("id", ""))),
+            MSG_COMPARE: lambda c, b: self._on_compare(c),
+            MSG_COMPARE_CLOSE: lambda c, b: setattr(self, "compare", []),
+            MSG_CANCEL: lambda c, b: self._on_cancel(c),
+            MSG_VIDEO_REQUEST: lambda c, b: self._videos.answer(c),
         }
 
     def _on_generate(self) -> None:
@@ -549,9 +549,9 @@ class SeedanceForm(anywidget.AnyWidget):
         try:
             self._add_from_page(content, buffers)
         except Exception as err:
-            self.send({"kind": ADD_IMAGE_RESPONSE, "id": page_id, "ok": False, "error": str(err)})
+            self.send({"kind": MSG_ADD_IMAGE_RESPONSE, "id": page_id, "ok": False, "error": str(err)})
             raise
-        self.send({"kind": ADD_IMAGE_RESPONSE, "id": page_id, "ok": True})
+        self.send({"kind": MSG_ADD_IMAGE_RESPONSE, "id": page_id, "ok": True})
 
     def _add_from_page(self, content: dict[str, Any], buffers: list[Any]) -> None:
         role = str(content.get("role", ""))
@@ -577,9 +577,9 @@ class SeedanceForm(anywidget.AnyWidget):
         data = self._image_bytes.get(image_id)
         entry = next((img for img in self.images if img["id"] == image_id), None)
         if data is None or entry is None:
-            self.send({"kind": IMAGE_RESPONSE, "id": image_id, "ok": False})
+            self.send({"kind": MSG_IMAGE_RESPONSE, "id": image_id, "ok": False})
             return
-        self.send({"kind": IMAGE_RESPONSE, "id": image_id, "ok": True, "mime": entry["mime"]}, [data])
+        self.send({"kind": MSG_IMAGE_RESPONSE, "id": image_id, "ok": True, "mime": entry["mime"]}, [data])
 
     def _on_cancel(self, content: dict[str, Any]) -> None:
         job = self._by_id.get(str(content.get("id", "")))

@@ -7,19 +7,8 @@ front-end, never prints and never displays. The elapsed clock and the ETA countd
 browser from ``started_at`` / ``kernel_time``, so a running job costs one message per engine
 change and nothing per second.
 
-ipykernel 7.0.0. Found in ipython/ipykernel#1450 and jupyter-widgets/ipywidgets#4001 (and checked
-in ipykernel 7.0.0's source): 7.0 moved the "parent" message of the shell into ContextVars
-(``Kernel._shell_parent``, ``ZMQDisplayPublisher._parent_header``). A thread started by Python does
-not inherit ContextVars, so in 7.0.0 ``kernel.get_parent()`` raised ``LookupError`` in every
-background thread and *every* comm message (a widget trait change) or display update sent from a
-worker failed. ipykernel 7.0.1+ (ipython/ipykernel#1451) falls back on the shell's global parent
-again, and 6.x always used a plain attribute. What works on all of them: before sending from a
-worker thread, probe ``kernel.get_parent()``; only when it raises, give *this thread* the parent
-captured on the main thread with ``kernel.set_parent(ident, parent)`` (public API; on 7.0.0 it
-only sets the calling thread's ContextVars, so no other thread's output is rerouted). Comm messages
-are routed by comm id and display updates by display id, so the exact parent does not matter for
-where they land. We never rely on ipykernel's thread-to-cell output routing, which changed
-between 6.x, 7.0.0 and 7.0.1 (ipykernel#1289, #1451, #1546).
+Before assigning traits from an engine thread it calls ``KernelParent.ensure_in_this_thread()``
+(``_cards.KernelParent`` explains why ipykernel 7.0.0 needs it).
 
 update_display from a worker. ``update_display_data`` is matched to outputs by ``display_id`` in
 JupyterLab, Notebook 7, VS Code and nbclient, never appended to the running cell, so it is safe
@@ -35,7 +24,6 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +34,12 @@ from seedance_widgets.jobs.job import Job
 from seedance_widgets.jobs.state import JobSnapshot, JobState
 
 from . import _display
+from ._cards import CARD_FIELDS, CardBook, KernelParent, VideoServer, current_kernel, static_card_html
+from .messages import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
+
+__all__ = ["MSG_CANCEL", "MSG_VIDEO_REQUEST", "MSG_VIDEO_RESPONSE", "JobView"]
 
 log = logging.getLogger("seedance_widgets.widgets")
-
-#: Custom message kinds; js/lib/messages.js names the same strings.
-MSG_CANCEL = "cancel"
-MSG_VIDEO_REQUEST = "video-request"
-MSG_VIDEO_RESPONSE = "video-response"
-
-#: Bytes per video-response message. Large enough that a 10 MB clip is a handful of messages,
-#: small enough to stay far below any websocket message limit.
-VIDEO_CHUNK_BYTES = 1024 * 1024
 
 
 class JobView(anywidget.AnyWidget):
@@ -140,9 +123,9 @@ class JobView(anywidget.AnyWidget):
         self._displayed = False
         self._final_published = False
         self._lock = threading.RLock()
-        self._facts: dict[str, Any] | None = None
-        self._facts_key: tuple[str, str] | None = None
-        self._kernel_parent = _KernelParent.capture()
+        self._book = CardBook(self._notebook_dir)
+        self._videos = VideoServer(self, lambda _job_id: self._job)
+        self._kernel_parent = KernelParent.capture()
         # The comm opens with the job's whole state: the front-end never draws an empty card.
         first = job.snapshot()
         self._last: JobSnapshot | None = first
@@ -193,42 +176,12 @@ class JobView(anywidget.AnyWidget):
                     setattr(self, name, value)
 
     def _values(self, snap: JobSnapshot, *, embed: bool, have_bytes: bool = False) -> dict[str, Any]:
-        """The trait values that show ``snap``."""
-        facts = self._video_facts(snap)
-        values: dict[str, Any] = {
-            "local_id": snap.local_id,
-            "state": snap.state,
-            "status_text": _display.status_text(snap),
-            "gateway_status": snap.gateway_status or "",
-            "prompt": snap.prompt,
-            "progress": max(0, min(100, int(snap.progress))),
-            "eta_seconds": snap.eta_seconds,
-            "submitted_at": snap.submitted_at,
-            "started_at": snap.started_at,
-            "finished_at": snap.finished_at,
-            "kernel_time": snap.at,
-            "cost_estimate": snap.cost_estimate if snap.request is not None else None,
-            "params": _display.params_of(snap),
-            "task_id": snap.task_id or "",
-            "error": snap.error or "",
-            "error_code": snap.error_code or "",
-            "video": facts,
-            "provenance": _display.provenance(snap, facts),
-            "from_cache": snap.from_cache,
-            "reconnecting": snap.reconnecting,
-        }
-        if embed and facts is not None and not have_bytes and snap.path is not None:
+        """The trait values that show ``snap`` (the card's data; the MP4 itself only with embed)."""
+        card = self._book.update(snap) or self._book.get(snap.local_id)
+        values = {name: card[name] for name in CARD_FIELDS}
+        if embed and values["video"] is not None and not have_bytes and snap.path is not None:
             values["video_bytes"] = Path(snap.path).read_bytes()
         return values
-
-    def _video_facts(self, snap: JobSnapshot) -> dict[str, Any] | None:
-        if snap.state != JobState.DONE or snap.path is None:
-            return None
-        key = (str(snap.path), snap.sha256 or "")
-        if key != self._facts_key:
-            self._facts = _display.video_facts(snap, self._notebook_dir)
-            self._facts_key = key
-        return self._facts
 
     def close(self) -> None:
         """Close the widget and stop observing the job (the job itself carries on)."""
@@ -260,35 +213,11 @@ class JobView(anywidget.AnyWidget):
         self._job.cancel()
 
     def _handle_video_request(self, content: dict[str, Any]) -> None:
-        request_id = str(content.get("id", ""))
-        for reply, buffers in self.video_messages(request_id):
-            self.send(reply, buffers=buffers)
+        self._videos.answer(content)
 
     def video_messages(self, request_id: str) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
         """The replies to one video request: chunks of the MP4 file, or one error reply."""
-        snap = self._job.snapshot()
-        path = Path(snap.path) if snap.path is not None else None
-        if snap.state != JobState.DONE or path is None or not path.is_file():
-            why = f"the job is {snap.state}" if snap.state != JobState.DONE else f"no file at {path}"
-            yield {"kind": MSG_VIDEO_RESPONSE, "id": request_id, "error": f"no video to send: {why}"}, []
-            return
-        size = path.stat().st_size
-        chunks = max(1, -(-size // VIDEO_CHUNK_BYTES))
-        with path.open("rb") as stream:
-            for index in range(chunks):
-                data = stream.read(VIDEO_CHUNK_BYTES)
-                yield (
-                    {
-                        "kind": MSG_VIDEO_RESPONSE,
-                        "id": request_id,
-                        "chunk": index,
-                        "chunks": chunks,
-                        "size": size,
-                        "mime": "video/mp4",
-                        "sha256": snap.sha256 or "",
-                    },
-                    [data],
-                )
+        return self._videos.messages(request_id)
 
     def _report_error(self, doing: str, exc: BaseException) -> None:
         """Show the error under the widget and log it: never swallowed, never raised into the engine."""
@@ -303,10 +232,10 @@ class JobView(anywidget.AnyWidget):
             return self._last or self._job.snapshot()
 
     def _static_bundle(self, snap: JobSnapshot) -> tuple[dict[str, str], dict[str, Any]]:
-        facts = self._video_facts(snap)
+        facts = self._book.facts(snap)
         data = {
             "text/plain": _display.text_line(snap),
-            "text/html": _display.static_html(
+            "text/html": static_card_html(
                 snap, facts, notebook_dir=self._notebook_dir, embed=bool(self.embed)
             ),
         }
@@ -329,7 +258,7 @@ class JobView(anywidget.AnyWidget):
         """Display with our display id, so the static parts can be made final later."""
         from IPython.display import display
 
-        self._kernel_parent = _KernelParent.capture()
+        self._kernel_parent = KernelParent.capture()
         snap = self._snapshot()
         data, metadata = self._bundle_of(snap)
         display(data, raw=True, metadata=metadata, display_id=self._display_id)
@@ -343,7 +272,7 @@ class JobView(anywidget.AnyWidget):
         """Replace every display of this view with the final bundle (so a saved notebook holds the
         video and the details, not a frozen progress bar). Runs once: from the engine's thread when
         the job ends after display, or from _ipython_display_ when it ended during display."""
-        if not _in_kernel():
+        if current_kernel() is None:
             return
         with self._lock:
             snap = self._snapshot()
@@ -357,46 +286,3 @@ class JobView(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"<JobView {_display.text_line(self._snapshot())}>"
-
-
-class _KernelParent:
-    """The kernel's current parent message, captured on the main thread, for worker threads of
-    ipykernel 7.0.0 (see the module docstring)."""
-
-    def __init__(self, kernel: Any, ident: Any, parent: dict[str, Any] | None) -> None:
-        self._kernel = kernel
-        self._ident = ident
-        self._parent = parent
-
-    @classmethod
-    def capture(cls) -> _KernelParent:
-        kernel = _kernel()
-        if kernel is None:
-            return cls(None, None, None)
-        try:
-            parent = kernel.get_parent()
-        except LookupError:
-            parent = None
-        # Only ipykernel 7 keeps the shell's reply identity in a ContextVar; set_parent wants it back.
-        ident_var = getattr(kernel, "_shell_parent_ident", None)
-        ident = ident_var.get(None) if isinstance(ident_var, ContextVar) else None
-        return cls(kernel, ident, parent)
-
-    def ensure_in_this_thread(self) -> None:
-        if self._kernel is None or not self._parent:
-            return
-        try:
-            self._kernel.get_parent()
-        except LookupError:
-            # ipykernel 7.0.0 only: this thread has no parent at all; give it the captured one.
-            self._kernel.set_parent(self._ident, self._parent, "shell")
-
-
-def _kernel() -> Any:
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None)
-
-
-def _in_kernel() -> bool:
-    return _kernel() is not None

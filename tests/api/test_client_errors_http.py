@@ -51,7 +51,7 @@ def test_wrong_key_is_401_authentication_error(gateway: Emulator, raises: Raises
 
 
 def test_create_with_wrong_key_is_not_retried(gateway: Emulator, raises: Raises) -> None:
-    with SeedanceClient("sk-nope", gateway.base_url) as client, raises(AuthenticationError):
+    with SeedanceClient("sk-nope-wrong", gateway.base_url) as client, raises(AuthenticationError):
         client.create(SMALL)
     assert gateway.stats()["create"] == 1
     assert gateway.stats()["tasks"] == 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import pickle
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,15 @@ import pytest
 import requests
 from api_support import SECRET_KEY, SMALL, assert_no_key_in, leaks, wait_until_final
 
+import seedance_widgets
 from seedance_widgets import __version__
-from seedance_widgets.api import ContentPolicyError, RetryPolicy, SeedanceClient
+from seedance_widgets.api import (
+    ContentPolicyError,
+    InvalidKeyError,
+    MissingKeyError,
+    RetryPolicy,
+    SeedanceClient,
+)
 from seedance_widgets.emulator import Emulator
 
 Raises = Callable[..., Any]
@@ -133,3 +142,59 @@ def test_a_hanging_upload_times_out_and_is_retried(gateway: Emulator, png_bytes:
     ) as client:
         assert client.upload_image(png_bytes).startswith("http")
     assert gateway.stats()["upload"] == 2
+
+
+# ---- keys that cannot be sent, refused when the client is made -----------------------------------
+
+BAD_KEYS = {
+    "inner-newline": (SECRET_KEY[:14] + "\n" + SECRET_KEY[14:], "a line break at character 15 of"),
+    "inner-cr": (SECRET_KEY[:14] + "\r" + SECRET_KEY[14:], "a line break at character 15"),
+    "tab": (SECRET_KEY[:9] + "\t" + SECRET_KEY[9:], "a tab at character 10"),
+    "nul": (SECRET_KEY + "\0" + "x", "a control character (U+0000)"),
+    "inner-space": (SECRET_KEY[:20] + " " + SECRET_KEY[20:], "a space at character 21"),
+    "typographic-quote": (
+        "\u201c" + SECRET_KEY + "\u201d",
+        "U+201C (LEFT DOUBLE QUOTATION MARK) at character 1",
+    ),
+    "non-latin-1": (SECRET_KEY + "\u2014", "U+2014 (EM DASH)"),
+    "latin-1-accent": (SECRET_KEY + "\u00e9", "U+00E9"),
+    "too-short": ("sk-abc1", "only 7 characters long"),
+}
+
+
+@pytest.mark.parametrize(("key", "problem"), BAD_KEYS.values(), ids=BAD_KEYS.keys())
+def test_a_key_that_cannot_be_sent_is_refused_when_the_client_is_made(
+    key: str, problem: str, gateway: Emulator, raises: Raises
+) -> None:
+    with raises(InvalidKeyError, match=re.escape(problem)) as info:
+        SeedanceClient(key, gateway.base_url)
+    err = info.value
+    assert isinstance(err, MissingKeyError)  # callers that handle "no usable key" catch it too
+    assert "passed as api_key" in str(err)
+    for piece in (key.strip(), SECRET_KEY[:14], SECRET_KEY[14:]):
+        assert piece not in str(err)
+        assert piece not in repr(err)
+    assert pickle.loads(pickle.dumps(err)).args == err.args
+    assert gateway.stats()["get"] + gateway.stats()["create"] == 0
+
+
+def test_a_bad_key_from_the_environment_says_where_it_came_from(
+    gateway: Emulator, monkeypatch: pytest.MonkeyPatch, raises: Raises
+) -> None:
+    monkeypatch.setenv("TOAPIS_API_KEY", SECRET_KEY[:14] + "\n" + SECRET_KEY[14:])
+    with raises(InvalidKeyError, match="from TOAPIS_API_KEY") as info:
+        SeedanceClient(base_url=gateway.base_url)
+    assert info.value.position == 15
+
+
+def test_surrounding_whitespace_is_not_a_problem(gateway: Emulator) -> None:
+    with SeedanceClient(f"\t {SECRET_KEY} \r\n", gateway.base_url) as client:
+        assert client.create(SMALL).id
+
+
+def test_set_api_key_refuses_a_bad_key_and_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOAPIS_API_KEY", "sk-before-" + "0" * 20)
+    with pytest.raises(InvalidKeyError, match="given to set_api_key") as info:
+        seedance_widgets.set_api_key(SECRET_KEY + "\u2019")
+    assert SECRET_KEY not in str(info.value)
+    assert os.environ["TOAPIS_API_KEY"] == "sk-before-" + "0" * 20

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from emu_support import SMALL_BODY, auth, create, finished_video, pattern_png, poll, upload
+from emu_support import SMALL_BODY, auth, create, finished_video, pattern_png, poll, save, upload
 
+from seedance_widgets.api.media import mp4_problem
 from seedance_widgets.emulator import FAULTS, Emulator, EmulatorConfig
 
 
@@ -128,6 +130,60 @@ def test_truncated_download_announces_more_than_it_sends(emulator: Emulator) -> 
     assert requests.get(task["result"]["data"][0]["url"], timeout=5).content == data  # next one whole
 
 
+def raw_get(url: str) -> tuple[http.client.HTTPResponse, bytes, http.client.HTTPConnection]:
+    """GET ``url`` with the standard library (no checks of ours), body read to its clean end."""
+    parts = urlparse(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    conn.request("GET", parts.path)
+    response = conn.getresponse()
+    return response, response.read(), conn
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.75])
+def test_chunked_truncate_ends_a_chunked_body_early_and_cleanly(emulator: Emulator, fraction: float) -> None:
+    task, data = finished_video(emulator)
+    emulator.configure(truncate_fraction=fraction)
+    emulator.fail_next("download", "chunked_truncate")
+    url = task["result"]["data"][0]["url"]
+    response, got, conn = raw_get(url)  # no IncompleteRead: nothing at the HTTP level is wrong
+    assert response.status == 200
+    assert response.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in response.headers
+    assert got == data[: int(len(data) * fraction)]
+    # The connection is still good: the next request on it gets the whole file.
+    conn.request("GET", urlparse(url).path)
+    assert conn.getresponse().read() == data
+    conn.close()
+    assert emulator.stats()["faults"] == {"chunked_truncate": 1}
+
+
+def test_broken_mp4_keeps_the_length_and_spoils_the_box_structure(emulator: Emulator, tmp_path: Path) -> None:
+    task, data = finished_video(emulator)
+    emulator.fail_next("download", "broken_mp4")
+    url = task["result"]["data"][0]["url"]
+    response, got, conn = raw_get(url)
+    conn.close()
+    assert int(response.headers["content-length"]) == len(data) == len(got)
+    second_box = int.from_bytes(data[:4], "big")
+    differs = [i for i in range(len(data)) if got[i] != data[i]]
+    assert differs
+    assert second_box <= min(differs) <= max(differs) < second_box + 4
+    assert got[second_box : second_box + 4] == b"\0\0\0\x04"
+    assert got[4:8] == b"ftyp"  # still starts like an MP4: only the structure check can tell
+    assert mp4_problem(save(tmp_path, got)) is not None
+    assert mp4_problem(save(tmp_path, data, "whole.mp4")) is None
+    assert requests.get(url, timeout=5).content == data  # only the next one was spoiled
+
+
+def test_body_faults_leave_a_head_request_alone(emulator: Emulator) -> None:
+    task, data = finished_video(emulator)
+    for fault in ("chunked_truncate", "broken_mp4"):
+        emulator.fail_next("download", fault)
+        head = requests.head(task["result"]["data"][0]["url"], timeout=5)
+        assert head.status_code == 200
+        assert int(head.headers["content-length"]) == len(data)
+
+
 def test_slow_fault_and_download_throttle_pace_the_bytes(emulator: Emulator) -> None:
     task, data = finished_video(emulator)
     url = task["result"]["data"][0]["url"]
@@ -213,4 +269,15 @@ def test_settings_are_checked() -> None:
         EmulatorConfig(profile="instant")
     with pytest.raises(ValueError, match="unknown emulator setting"):
         EmulatorConfig().replace(sped=2)
-    assert set(FAULTS) == {"402", "429", "500", "503", "reset", "hang", "truncate", "slow"}
+    assert set(FAULTS) == {
+        "402",
+        "429",
+        "500",
+        "503",
+        "reset",
+        "hang",
+        "truncate",
+        "slow",
+        "chunked_truncate",
+        "broken_mp4",
+    }

@@ -165,14 +165,38 @@ def test_first_and_last_frame_are_the_uploaded_images(emulator: Emulator) -> Non
     assert by_count == data
 
 
+class Listener:
+    """A loopback port that records every connection attempt, in the order they were made."""
+
+    def __init__(self, server: socket.socket) -> None:
+        self.address = server.getsockname()
+        self.url = f"http://127.0.0.1:{self.address[1]}/picture.png"
+        self.hits: list[str] = []
+        self.changed = threading.Condition()
+
+    def record(self, peer: object) -> None:
+        with self.changed:
+            self.hits.append(str(peer))
+            self.changed.notify_all()
+
+    def sentinel(self) -> str:
+        """Connect once ourselves and wait until that connection is recorded. The kernel hands
+        out queued connections first in, first out, so every attempt made before ours (by the
+        emulator, say) is in ``hits`` by then: no waiting and hoping."""
+        with socket.create_connection(self.address, timeout=5) as sock:
+            me = str(sock.getsockname())
+            with self.changed:
+                assert self.changed.wait_for(lambda: me in self.hits, timeout=10)
+        return me
+
+
 @pytest.fixture
-def listener() -> Iterator[tuple[str, list[str]]]:
-    """A loopback port that records every connection attempt (it must stay empty)."""
+def listener() -> Iterator[Listener]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     server.settimeout(0.1)
-    hits: list[str] = []
+    found = Listener(server)
     stop = threading.Event()
 
     def watch() -> None:
@@ -181,28 +205,28 @@ def listener() -> Iterator[tuple[str, list[str]]]:
                 conn, addr = server.accept()
             except OSError:
                 continue
-            hits.append(f"{addr}")
+            found.record(addr)
             conn.close()
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/picture.png", hits
+    yield found
     stop.set()
     thread.join()
     server.close()
 
 
 def test_foreign_image_urls_get_a_placeholder_and_are_never_fetched(
-    emulator: Emulator, listener: tuple[str, list[str]]
+    emulator: Emulator, listener: Listener
 ) -> None:
     emulator.configure(speed=1000.0)
-    url, hits = listener
+    url = listener.url
     refs = [{"url": url, "role": "reference_image"}]
     _, with_ref = finished_video(
         emulator, body(image_with_roles=[{"url": url, "role": "first_frame"}, *refs])
     )
-    time.sleep(0.2)
-    assert hits == []
+    # The render is finished: any fetch of the image would have connected before this.
+    assert listener.hits == [listener.sentinel()]
     _, plain = finished_video(emulator, body())
     first_placeholder, first_plain = frames_rgb(with_ref, [0])[0], frames_rgb(plain, [0])[0]
     assert mean_abs_diff(first_placeholder, first_plain) > 10

@@ -132,6 +132,8 @@ def test_engine_settings_shape_the_manager(
     wait_until(lambda: job.task_id is not None)
     assert emu_env.stats()["create"] == 1
     ip.run("%config Seedance.poll_policy = 'adaptive'")
-    assert engine.manager_for(magics.settings) is not manager  # another manager; the old one runs on
+    assert engine.manager_for(magics.settings) is manager  # one manager per folder: settings change it
+    assert not isinstance(manager.poll_policy, BaselinePolicy)
     ip.run("%config Seedance.poll_policy = 'baseline'")
-    assert engine.manager_for(magics.settings) is manager  # and is found again
+    assert engine.manager_for(magics.settings) is manager
+    assert isinstance(manager.poll_policy, BaselinePolicy)

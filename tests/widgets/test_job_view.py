@@ -22,8 +22,7 @@ from widget_support import RecordingComm, send, wait_until
 from seedance_widgets.api import GenerationRequest
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.jobs.manager import JobManager
-from seedance_widgets.widgets import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView
-from seedance_widgets.widgets import job_view as job_view_module
+from seedance_widgets.widgets import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView, _cards
 
 
 def request(prompt: str = "a paper boat on a pond at dawn", **kw: Any) -> GenerationRequest:
@@ -82,7 +81,7 @@ def test_video_request_is_answered_with_the_files_bytes(
     comms: list[RecordingComm], manager: JobManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small chunks, so this short clip exercises the multi-chunk path.
-    monkeypatch.setattr(job_view_module, "VIDEO_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(_cards, "VIDEO_CHUNK_BYTES", 4096)
     job = manager.submit(request())
     view = JobView(job)
     path = job.wait(timeout=30)

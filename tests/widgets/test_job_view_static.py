@@ -6,7 +6,7 @@ import pytest
 
 from seedance_widgets.api import GenerationRequest
 from seedance_widgets.jobs.state import JobSnapshot, JobState
-from seedance_widgets.widgets import _display
+from seedance_widgets.widgets import _cards, _display
 
 REQUEST = GenerationRequest(prompt="a fox <script>alert(1)</script> in snow", duration=6, seed=-1)
 
@@ -41,7 +41,7 @@ def test_status_text(changes: dict[str, object], expected: str) -> None:
 
 
 def test_html_escapes_the_prompt_and_error_and_shows_progress_while_running() -> None:
-    html = _display.static_html(
+    html = _cards.static_card_html(
         snap(state=JobState.RUNNING, progress=42, error="bad <b>thing</b>", task_id="task_<x>"), None
     )
     assert "<script>" not in html
@@ -59,12 +59,12 @@ def test_a_task_attached_by_id_without_a_request() -> None:
     prov = _display.provenance(attached)
     assert prov["request"] is None
     assert prov["model"] == "doubao-seedance-1-5-pro"
-    assert "task_abc" in _display.static_html(attached, None)
+    assert "task_abc" in _cards.static_card_html(attached, None)
 
 
 def test_random_seed_is_named_random() -> None:
-    assert ("seed", "random") in _display._detail_rows(snap(state=JobState.QUEUED), None)
-    assert ("seed", "99") in _display._detail_rows(snap(state=JobState.DONE, seed=99), None)
+    assert ("seed", "random") in _cards.detail_rows(snap(state=JobState.QUEUED), None)
+    assert ("seed", "99") in _cards.detail_rows(snap(state=JobState.DONE, seed=99), None)
 
 
 def test_job_view_refuses_what_it_cannot_show() -> None:
