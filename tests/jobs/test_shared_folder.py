@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -387,8 +388,6 @@ class FakeLeader:
 
     def die(self) -> None:
         # What the OS does for a killed process: the lock goes, the file may stay.
-        import os
-
         os.close(self.fd)
 
 
