@@ -38,6 +38,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, int, int]] = {
     ("create", "hang"): (MAY_EXIST, 1, 1),
     ("create", "truncate"): (MAY_EXIST, 1, 1),  # half a reply is a lost reply
     ("create", "slow"): (DONE, 1, 1),
+    ("create", "chunked_truncate"): (MAY_EXIST, 1, 1),  # a short reply, cleanly ended: still lost
+    ("create", "broken_mp4"): (DONE, 1, 1),  # only MP4 bodies are touched
     # polls are free: every fault is waited out
     ("get", "402"): (FAILED, 1, 1),
     ("get", "429"): (DONE, 1, 1),
@@ -47,6 +49,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, int, int]] = {
     ("get", "hang"): (DONE, 1, 1),
     ("get", "truncate"): (DONE, 1, 1),
     ("get", "slow"): (DONE, 1, 1),
+    ("get", "chunked_truncate"): (DONE, 1, 1),
+    ("get", "broken_mp4"): (DONE, 1, 1),
     # an upload is safe to repeat (nothing is billed); quota says stop
     ("upload", "402"): (FAILED, 0, 0),
     ("upload", "429"): (DONE, 1, 1),
@@ -56,6 +60,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, int, int]] = {
     ("upload", "hang"): (DONE, 1, 1),
     ("upload", "truncate"): (DONE, 1, 1),
     ("upload", "slow"): (DONE, 1, 1),
+    ("upload", "chunked_truncate"): (DONE, 1, 1),
+    ("upload", "broken_mp4"): (DONE, 1, 1),
     # downloads retry; the finished task is never paid for again
     ("download", "402"): (DONE, 1, 1),
     ("download", "429"): (DONE, 1, 1),
