@@ -36,7 +36,7 @@ def status(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
 
-client = SeedanceClient(api_key="bench", base_url="http://127.0.0.1:1")
+client = SeedanceClient(api_key="bench-key", base_url="http://127.0.0.1:1")
 url, dest = {url!r}, {dest!r}
 try:
     with open("/proc/self/clear_refs", "w") as fh:

@@ -28,7 +28,7 @@ def set_api_key(key: str | None = None) -> None:
         os.environ["TOAPIS_API_KEY"] = checked_key(key, "given to set_api_key")
     finally:
         del key  # not in this frame's locals when an error is shown
-    from .jobs import set_default_manager
+    from .engine import set_default_manager
 
     # The next job builds a manager (and client) that sees the new key.
     set_default_manager(None)

@@ -96,11 +96,17 @@ class _GuardedSocket:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._timeout = sock.gettimeout()
+        self._timeout = sock.gettimeout()  # the per-operation timeout asked for
+        self._applied = self._timeout  # what the socket has now (setting it costs a system call)
 
     def settimeout(self, value: float | None) -> None:
         self._timeout = value
-        self._sock.settimeout(value)
+        self._apply(value)
+
+    def _apply(self, value: float | None) -> None:
+        if value != self._applied:
+            self._sock.settimeout(value)
+            self._applied = value
 
     def gettimeout(self) -> float | None:
         return self._timeout
@@ -111,19 +117,19 @@ class _GuardedSocket:
         call = current_call()
         left = call.remaining() if call is not None else None
         if call is None or left is None:
-            self._sock.settimeout(self._timeout)
+            self._apply(self._timeout)
             return None
         if left <= 0:
             call.expired = True
             raise TimeoutError("the call's total time limit has passed")
         if self._timeout is not None and self._timeout <= left:
-            self._sock.settimeout(self._timeout)
+            self._apply(self._timeout)
             return None
-        self._sock.settimeout(left)
+        self._apply(left)
         return call
 
     def _run(self, op: Callable[..., Any], *args: Any) -> Any:
-        bounded_by = None; self._sock.settimeout(self._timeout)  # BREAK
+        bounded_by = self._arm()
         try:
             return op(*args)
         except TimeoutError:

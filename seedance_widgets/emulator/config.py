@@ -21,12 +21,12 @@ FAULTS: dict[str, str] = {
     "truncate": "downloads: announce the full Content-Length, send truncate_fraction of it, then close",
     "slow": "downloads: send the body at slow_bytes_per_second",
     "chunked_truncate": (
-        "downloads: drop Content-Length (so the body goes chunked), send truncate_fraction of it, "
-        "then end the chunked body cleanly: the client sees a short body and no error"
+        "any reply with a body (videos, and API replies too): drop Content-Length (so the body goes "
+        "chunked), send truncate_fraction of it, then end the chunked body cleanly: a short body, no error"
     ),
     "broken_mp4": (
-        "downloads: the right Content-Length and bytes, except that the size of the box after "
-        "'ftyp' is overwritten with an impossible one: a well-sized body that is not a valid MP4"
+        "MP4 bodies (others pass untouched): the right Content-Length and bytes, except that the size "
+        "of the box after 'ftyp' is overwritten with an impossible one: well-sized, but not a valid MP4"
     ),
 }
 
@@ -63,12 +63,13 @@ class EmulatorConfig:
         ``truncate``, or before ending the chunked body with ``chunked_truncate``),
         ``slow_bytes_per_second`` (for the ``slow`` fault), ``download_bytes_per_second``
         (throttles every download when set).
-        Download body faults that no HTTP library can notice, for the client's own checks:
+        Body faults that no HTTP library can notice, for the client's own checks:
         ``chunked_truncate`` (no Content-Length, chunked framing, a clean end after
-        ``truncate_fraction`` of the file: only the MP4 structure check can tell) and
-        ``broken_mp4`` (correct Content-Length, every byte sent, but the second top-level
-        box's size field is overwritten with 4, an impossible size: only the MP4 structure
-        check can tell). Both apply to GET only (a HEAD reply is left alone).
+        ``truncate_fraction`` of the body; on a video only the MP4 structure check can tell,
+        on an API reply only the JSON parse) and ``broken_mp4`` (an MP4 body with the correct
+        Content-Length and every byte sent, but the second top-level box's size field
+        overwritten with 4, an impossible size: only the MP4 structure check can tell; other
+        bodies pass untouched). Neither touches a HEAD reply.
 
     Limits
         ``max_upload_bytes`` (upload cap, default 10 MB as the gateway), ``max_concurrent_renders``

@@ -212,7 +212,8 @@ class _ChunkedCut:
 
 class _BoxSpoiler:
     """Overwrites the size field of the second top-level box (the one after ``ftyp``) with 4, an
-    impossible size; the length and every other byte stay as they were."""
+    impossible size; the length and every other byte stay as they were. A body that does not
+    start like an MP4 passes untouched."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -225,7 +226,11 @@ class _BoxSpoiler:
             await self._send(message)
             return
         body = bytearray(message.get("body", b""))
-        if self._target is None and self._offset == 0 and len(body) >= 4:
+        if self._target is None and self._offset == 0:
+            if body[4:8] != b"ftyp":
+                self._done = True  # not an MP4 (an API reply): left alone
+                await self._send(message)
+                return
             self._target = int.from_bytes(body[:4], "big")  # the first box's size = the next box's offset
         if self._target is not None:
             start = self._target - self._offset

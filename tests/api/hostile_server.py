@@ -39,7 +39,9 @@ class Hostile:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.seen: list[Seen] = []
-        self.connections = 0
+        self.connections = 0  # accepted
+        self.peers: list[str] = []  # their client addresses, in the order accepted
+        self.finished = 0  # handled to the end (request read or found missing, reply sent or cut)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -52,6 +54,16 @@ class Hostile:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def connections_before_mine(self) -> int:
+        """Connect once and wait until this server has accepted it; returns how many it had
+        accepted before. Connections are accepted first in, first out, so a count of 0 proves
+        nobody connected earlier (no waiting and hoping)."""
+        with socket.create_connection(self._server.getsockname()[:2], timeout=5) as sock:
+            me = str(sock.getsockname())
+            wait_for(lambda: me in self.peers)
+        with self._lock:
+            return self.peers.index(me)
+
     def stop(self) -> None:
         self._stop.set()
         self._accepting.join(timeout=5)
@@ -62,16 +74,24 @@ class Hostile:
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._server.accept()
+                conn, peer = self._server.accept()
             except OSError:
                 continue
             with self._lock:
                 self.connections += 1
+                self.peers.append(str(peer))
             thread = threading.Thread(target=self._serve, args=(conn,), name="hostile-conn", daemon=True)
             self._threads.append(thread)
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._exchange(conn)
+        finally:
+            with self._lock:
+                self.finished += 1
+
+    def _exchange(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(5)
             try:

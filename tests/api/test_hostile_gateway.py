@@ -33,6 +33,7 @@ from hostile_server import (
     reply,
     trickle,
     trickling_forever,
+    wait_for,
 )
 
 from seedance_widgets.api import (
@@ -49,6 +50,7 @@ from seedance_widgets.api import (
     ValidationError,
 )
 from seedance_widgets.api.media import mp4_problem
+from seedance_widgets.api.transport import Call, GuardedAdapter, address_problem
 from seedance_widgets.emulator import Emulator
 
 pytestmark = pytest.mark.reliability
@@ -115,7 +117,7 @@ def test_an_unusable_poll_reply_is_a_bad_reply_error(
     with client_for(gateway.base_url) as client, raises(BadReplyError, match="cannot be used") as info:
         client.get("task_x")
     assert isinstance(info.value, TransportError)  # the engine treats it as "poll again later"
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
 
 
 def test_a_poll_reply_about_another_task_is_a_bad_reply_error(
@@ -133,7 +135,7 @@ def test_a_bad_poll_reply_is_retried_like_a_network_fault(serve: Callable[[Handl
     gateway = serve(handler)
     with client_for(gateway.base_url, retry=FAST_RETRY) as client:
         assert client.get("task_x").progress == 10
-    assert len(gateway.seen) == 2
+    assert gateway.connections_before_mine() == 2
 
 
 NO_USABLE_TASK = {
@@ -153,7 +155,7 @@ def test_a_create_answered_2xx_without_a_usable_task_means_the_task_may_exist(
         raises(TaskMayExistError, match="NOT sent"),
     ):
         client.create(SMALL)
-    assert len(gateway.seen) == 1  # never re-sent
+    assert gateway.connections_before_mine() == 1  # never re-sent
 
 
 @pytest.mark.parametrize("status", [201, 202])
@@ -227,8 +229,24 @@ def test_internal_video_urls_are_refused_when_the_gateway_is_public(
             with raises(DownloadError, match="loopback or private") as info:
                 client.download(url, tmp_path / "v.mp4")
             assert not info.value.retryable
-    assert server.connections == 0
+    assert server.connections_before_mine() == 0
     assert leftovers(tmp_path) == []
+
+
+def test_the_address_really_connected_to_is_checked_too(serve: Callable[[Handler], Hostile]) -> None:
+    """The URL check resolves names itself; the connection resolves again (a name may answer
+    differently the second time), so the connected address is checked once more, before a
+    byte is sent."""
+    server = serve(always(reply(200, b"x")))
+    session = requests.Session()
+    session.mount("http://", GuardedAdapter())
+    call = Call(check_peer=lambda ip: address_problem(ip, internal_ok=False))
+    with call, pytest.raises(requests.ConnectionError):
+        session.get(server.url("/v.mp4"), timeout=5)
+    assert call.refused == "127.0.0.1 is a loopback or private address, and the gateway is not on one"
+    wait_for(lambda: server.finished == 1)  # the server is done with that connection...
+    assert server.seen == []  # ...which was opened, refused, and never sent a byte
+    session.close()
 
 
 def test_a_redirect_to_a_metadata_address_is_refused(
@@ -237,7 +255,7 @@ def test_a_redirect_to_a_metadata_address_is_refused(
     gateway = serve(always(reply(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})))
     with client_for(gateway.base_url, retry=FAST_RETRY) as client, raises(DownloadError, match="metadata"):
         client.download(gateway.url("/files/videos/v.mp4"), tmp_path / "v.mp4")
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
     assert leftovers(tmp_path) == []
 
 
@@ -265,7 +283,7 @@ def test_an_endless_redirect_chain_stops_at_the_cap(
     gateway = serve(lambda seen: reply(307, b"", {"Location": f"/hop/{len(gateway.seen)}"}))
     with client_for(gateway.base_url, retry=FAST_RETRY) as client, raises(DownloadError, match="more than 5"):
         client.download(gateway.url("/start"), tmp_path / "v.mp4")
-    assert len(gateway.seen) == 6
+    assert gateway.connections_before_mine() == 6
 
 
 def test_a_redirect_holding_the_key_is_not_followed(
@@ -338,7 +356,7 @@ def test_a_create_whose_reply_trickles_past_the_deadline_may_exist(
     ):
         client.create(SMALL)
     assert 0.9 < time.monotonic() - started < 5.0
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
 
 
 def test_a_create_the_gateway_holds_past_the_deadline_may_exist(gateway: Emulator, raises: Raises) -> None:
@@ -414,7 +432,7 @@ def test_a_video_declaring_10_gb_is_refused_before_anything_is_written(
         client.download(gateway.url("/v.mp4"), tmp_path / "v.mp4")
     assert not info.value.retryable
     assert time.monotonic() - started < 2.0
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
     assert leftovers(tmp_path) == []
 
 
@@ -434,7 +452,7 @@ def test_an_endless_video_stops_at_max_download_bytes(
     ):
         client.download(gateway.url("/v.mp4"), tmp_path / "v.mp4")
     assert not info.value.retryable
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
     assert leftovers(tmp_path) == []
 
 
@@ -504,7 +522,7 @@ def test_a_compressed_video_is_refused_and_never_kept(
         client.download(gateway.url("/v.mp4"), tmp_path / "v.mp4")
     assert not info.value.retryable
     assert gateway.seen[0].headers["accept-encoding"] == "identity"  # it was asked for plain bytes
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
     assert leftovers(tmp_path) == []
 
 
@@ -522,7 +540,7 @@ def test_a_retry_after_past_the_calls_deadline_is_raised_not_waited(
     ):
         client.get("task_x")  # 30 s is within max_retry_after (300 s), but not within this call's 5 s
     assert sleeps == []
-    assert len(gateway.seen) == 1
+    assert gateway.connections_before_mine() == 1
 
 
 @pytest.mark.parametrize("header", ["86400", "1e308", "Fri, 31 Dec 9999 23:59:59 GMT"])
@@ -554,7 +572,7 @@ def test_task_ids_that_are_not_one_path_segment_are_refused_at_once(
         client.get(task_id)
     assert info.value.field == "task_id"
     assert time.monotonic() - started < 1.0
-    assert gateway.connections == 0
+    assert gateway.connections_before_mine() == 0
 
 
 @pytest.mark.parametrize(

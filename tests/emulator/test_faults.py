@@ -175,6 +175,21 @@ def test_broken_mp4_keeps_the_length_and_spoils_the_box_structure(emulator: Emul
     assert requests.get(url, timeout=5).content == data  # only the next one was spoiled
 
 
+def test_chunked_truncate_cuts_api_replies_too_and_broken_mp4_leaves_them_alone(emulator: Emulator) -> None:
+    task_id = create(emulator).json()["id"]
+    emulator.configure(truncate_fraction=0.5)
+    emulator.fail_next("get", "chunked_truncate")
+    cut = poll(emulator, task_id)
+    assert cut.status_code == 200
+    assert "content-length" not in cut.headers
+    assert cut.content.startswith(b'{"id"')
+    with pytest.raises(ValueError):
+        cut.json()
+    emulator.fail_next("get", "broken_mp4")
+    assert poll(emulator, task_id).json()["id"] == task_id
+    assert emulator.stats()["faults"] == {"chunked_truncate": 1, "broken_mp4": 1}
+
+
 def test_body_faults_leave_a_head_request_alone(emulator: Emulator) -> None:
     task, data = finished_video(emulator)
     for fault in ("chunked_truncate", "broken_mp4"):
