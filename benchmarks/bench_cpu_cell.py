@@ -36,7 +36,7 @@ cell()  # warm-up
 jobs, client = [], None
 if {with_jobs}:
     from seedance_widgets.api import GenerationRequest, SeedanceClient
-    from seedance_widgets.jobs import JobManager
+    from seedance_widgets.engine import JobManager
     client = SeedanceClient(api_key={key!r}, base_url={url!r})
     mgr = JobManager(output_dir=Path({out!r}), client=client, time_scale=1.0)
     jobs = [mgr.submit(GenerationRequest(prompt=f"a busy street at night, shot {{i}}", duration=4,

@@ -34,7 +34,7 @@ _CHILD = """
 import json, os, threading, time
 from pathlib import Path
 from seedance_widgets.api import GenerationRequest, SeedanceClient
-from seedance_widgets.jobs import JobManager
+from seedance_widgets.engine import JobManager
 
 peak = {{"py": 0, "os": 0}}
 stop = threading.Event()

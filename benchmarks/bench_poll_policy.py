@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
-from seedance_widgets.jobs import (
+from seedance_widgets.engine import (
     AdaptivePolicy,
     BaselinePolicy,
     Job,

@@ -22,7 +22,7 @@ W, H, SECONDS, FPS = 1280, 720, 5, 24
 _OURS = """
 import json, time
 from pathlib import Path
-from seedance_widgets.emulator.render import RenderSpec, render_mp4
+from seedance_widgets.emulator.mp4 import RenderSpec, render_mp4
 spec = RenderSpec(prompt="Sunset at the beach, golden light on the sea, waves on the sand",
                   width={w}, height={h}, duration={sec}, audio=True, seed={seed}, preset={preset!r})
 t0 = time.perf_counter()
@@ -33,7 +33,7 @@ print(json.dumps({{"s": time.perf_counter() - t0}}))
 
 def _emulator_settings() -> tuple[str, str, int]:
     try:
-        from seedance_widgets.emulator import render
+        from seedance_widgets.emulator import mp4 as render
         from seedance_widgets.emulator.config import EmulatorConfig
     except ImportError as exc:
         raise NotMeasured(f"the emulator's renderer is not there yet ({exc})") from exc

@@ -43,7 +43,7 @@ MARKS_FILE = "latency-marks-{tag}.json"
 SETUP = """\
 import json, time
 import seedance_widgets as sw
-from seedance_widgets.jobs import default_manager
+from seedance_widgets.engine import default_manager
 from seedance_widgets.widgets import JobView
 default_manager().time_scale = {scale}
 def recorder():

@@ -12,6 +12,7 @@ import { createParameters } from "./form/parameters.js";
 import { el, setText, show } from "./lib/dom.js";
 import { formatCost } from "./lib/format.js";
 import { MSG_GENERATE } from "./lib/messages.js";
+import { inExportedPage } from "./lib/static_page.js";
 
 export { PARAM_NAMES } from "./form/context.js";
 export { parseSeed, ratioShape } from "./form/parameters.js";
@@ -98,6 +99,7 @@ function createFooter(ctx, running, waiting) {
  * @returns {() => void} cleanup
  */
 function render({ model, el: host }) {
+  if (inExportedPage()) return () => {}; // the static twin beside this output shows the history
   const ctx = createContext(model);
   const params = createParameters(ctx);
   const images = createImages(ctx, { showError, onChange: () => footer.drawValidity(root) });

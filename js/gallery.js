@@ -4,6 +4,8 @@
 import "./gallery.css";
 import { el, replaceChildren, setText, show } from "./lib/dom.js";
 import { createJobCard } from "./lib/job_card.js";
+import { MSG_GENERATE_AGAIN } from "./lib/messages.js";
+import { inExportedPage } from "./lib/static_page.js";
 import { requestVideo } from "./lib/video_channel.js";
 
 /** @typedef {import("./lib/model.js").AnyModel} AnyModel */
@@ -35,6 +37,7 @@ export function groupCells(cells) {
  * @returns {() => void} cleanup
  */
 function render({ model, el: host }) {
+  if (inExportedPage()) return () => {}; // the static twin beside this output shows the grid
   const title = el("div", { className: "seedance-gallery-title", attrs: { role: "status" } });
   const grid = el("div", { className: "seedance-gallery-grid", attrs: { role: "table", "aria-label": "Generated videos" } });
   const error = el("div", { className: "seedance-gallery-error", attrs: { role: "alert" } });
@@ -52,6 +55,7 @@ function render({ model, el: host }) {
     if (!card) {
       card = createJobCard({
         compact: true,
+        onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
         loadVideo: () => requestVideo(model, { fields: { job: id }, signal: inFlight.signal }),
       });
       card.el.dataset.id = id;

@@ -1,31 +1,38 @@
 """Generate video with Seedance 1.5 Pro from inside Jupyter."""
 
+import logging
+
 from ._version import __version__
 from .api import GenerationRequest, SeedanceError, Task, ValidationError
 
 __all__ = ["GenerationRequest", "SeedanceError", "Task", "ValidationError", "__version__"]
 
+# A library's loggers must not print unless the application configured logging: without a handler
+# anywhere, Python's last-resort handler would write our warnings to stderr, which a notebook shows
+# in the cell. Configure logging (e.g. logging.basicConfig()) to see them.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 # Names loaded on first use, so `import seedance_widgets` stays cheap: {name: module}.
-_LAZY: dict[str, str] = dict.fromkeys(
-    (
-        "generate",
-        "attach",
-        "jobs",
-        "default_manager",
-        "Job",
-        "JobSnapshot",
-        "JobState",
-        "JobManager",
-        "DryRun",
-        "BudgetExceededError",
-    ),
-    "seedance_widgets.jobs",
+_LAZY: dict[str, str] = dict.fromkeys(("generate", "attach", "jobs"), "seedance_widgets.python_api")
+_LAZY.update(
+    dict.fromkeys(
+        (
+            "default_manager",
+            "Job",
+            "JobSnapshot",
+            "JobState",
+            "JobManager",
+            "DryRun",
+            "BudgetExceededError",
+        ),
+        "seedance_widgets.engine",
+    )
 )
-# `grid` is the submodule, which is callable (it runs grid.grid), like `jobs`.
-_LAZY.update({"grid": "seedance_widgets.grid", "Grid": "seedance_widgets.grid"})
+_LAZY.update({"grid": "seedance_widgets.sweeps", "Grid": "seedance_widgets.sweeps"})
 _LAZY.update({"JobView": "seedance_widgets.widgets"})
 _LAZY.update({"SeedanceForm": "seedance_widgets.widgets", "Gallery": "seedance_widgets.widgets"})
 _LAZY.update({"set_api_key": "seedance_widgets._key"})
+_LAZY.update({"export_html": "seedance_widgets.export"})
 # The HTTP client pulls in `requests`: load it only when a session really talks to a gateway.
 _LAZY.update({"SeedanceClient": "seedance_widgets.api"})
 __all__ += list(_LAZY)
@@ -37,10 +44,7 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'seedance_widgets' has no attribute {name!r}")
     import importlib
 
-    value = importlib.import_module(module)
-    if module.rsplit(".", 1)[-1] != name:
-        value = getattr(value, name)
-    # else: the name is the subpackage itself (`seedance_widgets.jobs`, which is also callable).
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -21,8 +21,8 @@ from PIL import Image
 import seedance_widgets
 from seedance_widgets.api import SeedanceClient, ValidationError, estimate_cost_usd
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.grid import Grid, grid
-from seedance_widgets.jobs import BudgetExceededError, DryRun, JobManager
+from seedance_widgets.engine import BudgetExceededError, DryRun, JobManager
+from seedance_widgets.sweeps import Grid, grid
 from seedance_widgets.widgets import Gallery
 
 SPEED = 20.0  # the `emulator` fixture's speed
@@ -488,7 +488,7 @@ def test_package_exports_grid_and_grid_class(manager: JobManager) -> None:
 def test_default_manager_is_used_without_one(
     emu_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from seedance_widgets.jobs import default_manager, set_default_manager
+    from seedance_widgets.engine import default_manager, set_default_manager
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SEEDANCE_OUTPUT_DIR", raising=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from seedance_widgets.jobs.backend import EMULATOR_MODULES
+from seedance_widgets.backend import EMULATOR_MODULES
 
 REPO = Path(__file__).resolve().parents[1]
 # Distribution name -> import name, where they differ.

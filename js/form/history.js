@@ -1,8 +1,9 @@
-// The form's history: one compact job card per submitted job, newest first, each with "use these
-// settings again" and a compare pick. Cards are kept across redraws so playing videos keep playing.
+// The form's history: one compact job card per job (this form's, then the output folder's earlier
+// ones), newest first, each with "use these settings again", "Generate again (paid)" (asks first)
+// and a compare pick. Cards are kept across redraws so playing videos keep playing.
 import { el, replaceChildren, setText, show } from "../lib/dom.js";
 import { createJobCard } from "../lib/job_card.js";
-import { MSG_CANCEL, MSG_COMPARE, MSG_COMPARE_CLOSE, MSG_REUSE_SETTINGS } from "../lib/messages.js";
+import { MSG_CANCEL, MSG_COMPARE, MSG_COMPARE_CLOSE, MSG_GENERATE_AGAIN, MSG_REUSE_SETTINGS } from "../lib/messages.js";
 
 /**
  * @typedef {import("./context.js").FormContext} FormContext
@@ -37,6 +38,7 @@ export function createHistory(ctx) {
     const card = createJobCard({
       compact: true,
       onCancel: () => model.send({ kind: MSG_CANCEL, id }),
+      onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
       loadVideo: () => ctx.videoBlob(id),
     });
     const reuse = el("button", { className: "seedance-reuse seedance-button", text: "Use these settings again", attrs: { type: "button" } });

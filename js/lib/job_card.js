@@ -3,6 +3,7 @@
 // and by the form's history gallery. It knows nothing about widget models: callers pass plain
 // data (JobCardData) and callbacks, so the gallery can feed it from a list trait.
 import "./job_card.css";
+import { canGenerateAgain, createAgainControl } from "./again.js";
 import { el, replaceChildren, setText, show } from "./dom.js";
 import { formatBytes, formatClock, formatCost, paramChips, shortenPrompt, videoChips } from "./format.js";
 import { isFinal, stateLabel, stateTone } from "./job_state.js";
@@ -68,6 +69,7 @@ export const CARD_FIELDS = Object.freeze([
 /**
  * @typedef {Object} JobCardOptions
  * @property {() => void} [onCancel] the cancel button was pressed
+ * @property {() => void} [onGenerateAgain] the user confirmed "Generate again (paid)" (no button without it)
  * @property {() => Promise<Blob | string | null>} [loadVideo] fetch the MP4 (a Blob or a URL)
  * @property {() => number} [now] wall clock in ms (tests pass their own)
  * @property {boolean} [compact] no details block and a smaller player (gallery cards)
@@ -303,6 +305,12 @@ export function createJobCard(options = {}) {
   const now = options.now ?? (() => Date.now());
   const parts = buildParts(Boolean(options.compact));
   const { cancel, copyId, video, videoNote, download, callbackError } = parts;
+  const onGenerateAgain = options.onGenerateAgain;
+  const again = onGenerateAgain ? createAgainControl(onGenerateAgain) : null;
+  if (again) {
+    parts.actions.appendChild(again.button);
+    parts.actions.after(again.confirm);
+  }
 
   /** @type {JobCardData} */
   let data = { state: "intent" };
@@ -406,6 +414,11 @@ export function createJobCard(options = {}) {
     data = next;
     receivedAt = now() / 1000;
     drawBody(parts, data, Boolean(options.compact));
+    if (again) {
+      const offered = canGenerateAgain(data, isFinal(data.state));
+      again.draw(offered, data.cost_estimate);
+      if (offered) show(parts.actions, true);
+    }
     drawDetails(parts, data);
     tick();
     syncTicker();
@@ -417,6 +430,7 @@ export function createJobCard(options = {}) {
     syncTicker();
     cancel.removeEventListener("click", onCancel);
     copyId.removeEventListener("click", onCopy);
+    again?.destroy();
     setVideoUrl(null);
   }
 

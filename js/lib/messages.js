@@ -9,6 +9,8 @@ export const MSG_CANCEL = "cancel";
 export const MSG_VIDEO_REQUEST = "video-request";
 /** kernel -> page: {kind, id, chunk, chunks, size, mime, sha256} + 1 buffer per chunk, or {kind, id, error} */
 export const MSG_VIDEO_RESPONSE = "video-response";
+/** page -> kernel: the user confirmed "Generate again (paid)": same settings, new seed, new task ({kind, id}) */
+export const MSG_GENERATE_AGAIN = "generate-again";
 
 // ---- the form ----
 /** page -> kernel: submit what the page shows ({kind, seq, params}) */

@@ -1,10 +1,11 @@
-"""The gateway's protocol: request and task models, errors, and the HTTP client.
+"""The gateway's protocol: the model catalogue, request and task models, errors, and the HTTP client.
 
 This layer has no threads, no IPython and no widgets; everything else builds on it.
 """
 
 from typing import TYPE_CHECKING
 
+from .catalog import DEFAULT_MODEL, MODELS, ModelSpec, models_allowing, spec_for
 from .errors import (
     APIError,
     AuthenticationError,
@@ -14,6 +15,7 @@ from .errors import (
     DownloadError,
     InvalidKeyError,
     MissingKeyError,
+    NoEstimateError,
     NotFoundError,
     QuotaError,
     RateLimitError,
@@ -26,28 +28,34 @@ from .errors import (
     error_from_response,
 )
 from .keys import MIN_KEY_CHARS
-from .media import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, is_mp4, sniff_image_type
+from .media import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, MAX_VIDEO_UPLOAD_BYTES, is_mp4, sniff_image_type
 from .models import (
     ASPECT_RATIOS,
+    AUDIO_ROLE,
     COMPLETED,
     FAILED,
     FPS,
+    IMAGE_ROLES,
     IN_PROGRESS,
     MAX_DURATION,
     MAX_PROMPT_CHARS,
     MAX_SEED,
     MIN_DURATION,
     MODEL,
+    MODEL_DEFAULT,
     OUTPUT_SIZES,
     QUEUED,
     RESOLUTIONS,
     ROLES,
+    VIDEO_ROLE,
     GenerationRequest,
     ImageRole,
+    MediaRole,
     Task,
     estimate_cost_usd,
     output_size,
     request_cost_usd,
+    request_estimate_usd,
 )
 from .retry import RetryPolicy
 
@@ -68,16 +76,19 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "APIError",
     "ASPECT_RATIOS",
+    "AUDIO_ROLE",
     "AuthenticationError",
     "BadReplyError",
     "BadRequestError",
     "COMPLETED",
     "ContentPolicyError",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
     "DownloadError",
     "FAILED",
     "FPS",
     "GenerationRequest",
+    "IMAGE_ROLES",
     "IN_PROGRESS",
     "ImageRole",
     "InvalidKeyError",
@@ -86,10 +97,16 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "MAX_SEED",
     "MAX_UPLOAD_BYTES",
+    "MAX_VIDEO_UPLOAD_BYTES",
     "MIN_DURATION",
     "MIN_KEY_CHARS",
     "MODEL",
+    "MODELS",
+    "MODEL_DEFAULT",
+    "MediaRole",
     "MissingKeyError",
+    "ModelSpec",
+    "NoEstimateError",
     "NotFoundError",
     "OUTPUT_SIZES",
     "QUEUED",
@@ -105,11 +122,15 @@ __all__ = [
     "TaskMayExistError",
     "TransportError",
     "URLExpiredError",
+    "VIDEO_ROLE",
     "ValidationError",
     "error_from_response",
     "estimate_cost_usd",
     "is_mp4",
+    "models_allowing",
     "output_size",
     "request_cost_usd",
+    "request_estimate_usd",
     "sniff_image_type",
+    "spec_for",
 ]

@@ -19,21 +19,28 @@ Deadlines (every call has one, kept while headers and bodies stream: see ``trans
     :class:`TaskMayExistError`.
 
 Sizes
-    API replies are read as a stream and decoded up to :data:`MAX_REPLY_BYTES` (4 MiB;
-    error bodies up to 64 KiB), so a compressed bomb costs no memory: a larger 2xx reply
-    is :class:`BadReplyError` (for a create, :class:`TaskMayExistError`). A video may be at
-    most ``max_download_bytes`` (:data:`MAX_DOWNLOAD_BYTES`, 2 GiB), checked against
-    ``Content-Length`` before anything is written and again while streaming; videos are
-    asked for uncompressed and a ``Content-Encoding`` on one is refused (it could unpack
-    to any size). A download goes to a ``.part`` file beside ``dest``, is checked (byte
-    count against ``Content-Length``, then the MP4 box structure) and only then renamed;
-    on any failure the ``.part`` is removed.
+    Uploads are checked before sending: images (type from content, 10 MB), videos (MP4, MOV
+    or WebM from content, 50 MB). API replies are read as a stream and decoded up to
+    :data:`MAX_REPLY_BYTES` (4 MiB; error bodies up to 64 KiB), so a compressed bomb costs no
+    memory: a larger 2xx reply is :class:`BadReplyError` (for a create,
+    :class:`TaskMayExistError`). A video may be at most ``max_download_bytes``
+    (:data:`MAX_DOWNLOAD_BYTES`, 2 GiB), checked against ``Content-Length`` before anything is
+    written and again while streaming; videos are asked for uncompressed and a
+    ``Content-Encoding`` on one is refused (it could unpack to any size). A download goes to a
+    ``.part`` file beside ``dest``, is checked (byte count against ``Content-Length``, then the
+    MP4 box structure) and only then renamed; on any failure the ``.part`` is removed. A
+    last-frame image (``download_image``) gets the same treatment: at most
+    :data:`MAX_IMAGE_DOWNLOAD_BYTES`, PNG/JPEG/WebP by content, whole (the format's end marker
+    present), then renamed.
 
 Verdicts (the engine relies on these)
     ``create``: :class:`TaskMayExistError` for a 2xx reply that is empty, not JSON or has no
-    usable task id, and for any 1xx/3xx reply. ``get``: :class:`BadReplyError` (a
-    :class:`TransportError`) for a 2xx reply that is empty, not JSON, not a task object, has
-    no id or another task's id, or no text status; progress outside 0-100 is clamped.
+    usable task id, and for any 1xx/3xx reply. ``find_by_business_id``: the task, or None only
+    when the gateway answers 404 in its own JSON error shape; any other reply it cannot read is
+    raised (never taken as "no task"), so a lost create is never re-sent on a guess.
+    ``get``: :class:`BadReplyError` (a :class:`TransportError`) for a 2xx reply that is empty,
+    not JSON, not a task object, has no id or another task's id, or no text status; progress
+    outside 0-100 is clamped.
     :class:`URLExpiredError` comes only from the gateway's answer to the video URL (403,
     404, 410), never from comparing ``expires_at`` with a clock. Task ids that are ``.`` or
     ``..``, hold ``/``, ``\\``, spaces or control characters, or pass 256 characters are
@@ -64,6 +71,7 @@ The API key
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -80,6 +88,7 @@ from requests.auth import AuthBase
 
 from seedance_widgets._version import __version__
 
+from .catalog import MediaRefs
 from .errors import (
     BadReplyError,
     DownloadError,
@@ -94,14 +103,18 @@ from .errors import (
 from .keys import KeyMask, checked_key
 from .media import (
     MAX_DOWNLOAD_BYTES,
+    MAX_IMAGE_DOWNLOAD_BYTES,
     MAX_UPLOAD_BYTES,
+    image_problem,
     is_mp4,
     mp4_problem,
     read_image,
+    read_video,
     sniff_image_type,
     upload_name,
 )
 from .models import GenerationRequest, Task
+from .protocols import toapis
 from .retry import RetryPolicy, parse_retry_after
 from .transport import Call, GuardedAdapter, address_problem, host_is_internal, url_problem
 
@@ -112,6 +125,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOTAL_TIMEOUT",
     "MAX_DOWNLOAD_BYTES",
+    "MAX_IMAGE_DOWNLOAD_BYTES",
     "MAX_REDIRECTS",
     "MAX_REPLY_BYTES",
     "MAX_UPLOAD_BYTES",
@@ -508,9 +522,7 @@ class SeedanceClient:
         data = self._json(body)
         if data is None:
             return None, f"the reply is not JSON: {self._snippet(body)}"
-        # Some gateways wrap the task: {"data": {...task...}} (as Task.from_json reads it).
-        if isinstance(data, dict) and "status" not in data and isinstance(data.get("data"), dict):
-            data = data["data"]
+        data = toapis.unwrap(data)  # some gateways wrap the task: {"data": {...task...}}
         if not isinstance(data, dict):
             return None, f"the reply is a JSON {type(data).__name__}, not a task object"
         ident = data.get("id", data.get("task_id"))
@@ -528,18 +540,21 @@ class SeedanceClient:
             return None, f"the reply's status is {kind}, not text"
         if isinstance(data.get("progress"), (bool, list, dict)):
             return None, f"the reply's progress is a {type(data['progress']).__name__}, not a number"
-        return Task.from_json(data), ""
+        return toapis.parse_task(data), ""
 
     # ---- the API -----------------------------------------------------------------------
-    def create(self, request: GenerationRequest) -> Task:
+    def create(self, request: GenerationRequest, *, client_business_id: str | None = None) -> Task:
         """Create a generation task (a paid call). Returns the task as the gateway describes it.
 
+        ``client_business_id`` (the caller's own id for this intent, see
+        ``toapis.check_business_id``) travels in the body, so that when the reply is lost the
+        task can be looked up with :meth:`find_by_business_id` instead of being paid for twice.
         Raises :class:`TaskMayExistError` when the body may have reached the gateway but
         no usable reply came: the caller must not simply send it again.
         """
         if not isinstance(request, GenerationRequest):
             raise ValidationError("request", request, "a GenerationRequest")
-        body = request.to_body()
+        body = toapis.build_body(request, client_business_id=client_business_id)
         url = self._url("/v1/videos/generations")
         call = self._api_call()
         attempt = 0
@@ -618,6 +633,52 @@ class SeedanceClient:
 
         return self._retrying("get", call, once)
 
+    def find_by_business_id(self, client_business_id: str) -> Task | None:
+        """The task created with ``client_business_id``, or None when the gateway has none.
+
+        ``GET /v1/videos/generations/{client_business_id}`` (the gateway answers its poll path for
+        the caller's own id too). None only for a 404 in the gateway's JSON error shape; a reply
+        about another business id, or one that cannot be read, raises (after the read retries):
+        the caller must never take "unclear" for "not created". Retried like :meth:`get`.
+        """
+        wanted = toapis.check_business_id(client_business_id)
+        url = self._url(toapis.TASK_PATH.format(id=quote(wanted, safe="")))
+        call = self._api_call()
+
+        def once() -> Task | None:
+            response = self._exchange("get", "GET", url, call)
+            try:
+                if response.status_code == 404 and self._is_gateway_404(response, call, url):
+                    return None
+                body = self._reply_body(response, call, "get", url)
+            finally:
+                response.close()
+            task, problem = self._task_from(body, None)
+            if task is None:
+                raise BadReplyError(
+                    f"The gateway's reply about client_business_id {wanted} cannot be used: {problem}"
+                )
+            if task.client_business_id is not None and task.client_business_id != wanted:
+                raise BadReplyError(
+                    "The gateway answered about client_business_id "
+                    f"{task.client_business_id[:80]!r}, not {wanted!r}"
+                )
+            return task
+
+        return self._retrying("get", call, once)
+
+    def _is_gateway_404(self, response: requests.Response, call: Call, url: str) -> bool:
+        """True for a 404 whose body is the gateway's JSON error (not, say, a proxy's HTML page)."""
+        try:
+            body = self._read_body(response, call, MAX_ERROR_BODY_BYTES, "get", url)
+        except TransportError:
+            return False
+        reply = self._json(body)
+        if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+            return True
+        text = self._redact(body.data[:300].decode("utf-8", errors="replace"))
+        raise error_from_response(404, reply, None, fallback_text=text)
+
     def _retrying(self, kind: str, call: Call, once: Callable[[], T]) -> T:
         """Run ``once`` with the retry policy within ``call``'s deadline."""
         attempt = 0
@@ -645,8 +706,30 @@ class SeedanceClient:
         if mime is None:
             allowed = "a JPEG, PNG, WebP or GIF image"
             raise ValidationError("image", name, allowed, f"{name} is not {allowed} (judged by its content)")
-        name = upload_name(name, mime)
-        url = self._url("/v1/uploads/images")
+        return self._upload(toapis.UPLOAD_IMAGE_PATH, upload_name(name, mime), data, mime)
+
+    def upload_video(
+        self,
+        source: str | os.PathLike[str] | bytes | IO[bytes],
+        *,
+        filename: str | None = None,
+        refs: MediaRefs | None = None,
+    ) -> str:
+        """Upload a local reference video and return its URL on the gateway (``POST /v1/uploads/videos``).
+
+        Checked before anything is sent (``media.read_video``): MP4, MOV or WebM by content, at
+        most 50 MB; with ``refs`` (a spec's ``video_refs``) also the model's formats, size and
+        per-clip length where the header gives it. There is no audio upload on the gateway:
+        reference audio must be given as an http(s) URL.
+        """
+        media = read_video(source, refs=refs, filename=filename)
+        return self._upload(
+            toapis.UPLOAD_VIDEO_PATH, upload_name(media.name, media.mime), media.data, media.mime
+        )
+
+    def _upload(self, path: str, name: str, data: bytes, mime: str) -> str:
+        """POST one file as the form field ``file``; returns the URL the gateway gives it."""
+        url = self._url(path)
         call = self._api_call()
 
         def once() -> str:
@@ -696,6 +779,51 @@ class SeedanceClient:
         and a body that is not an MP4 raise :class:`DownloadError` at once.
         ``progress(received, total)`` is called per chunk (``total`` None when unknown).
         """
+        expect = _Expect(
+            what="video",
+            limit=self.max_download_bytes,
+            limit_name=f"max_download_bytes={self.max_download_bytes}",
+            head_problem=_mp4_head_problem,
+            file_problem=mp4_problem,
+            whole="a whole MP4",
+        )
+        return self._fetch(url, dest, expect, progress=progress, chunk_size=chunk_size)
+
+    def download_image(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+        chunk_size: int = 1 << 16,
+    ) -> Path:
+        """Stream a last-frame image (``Task.last_frame_url``) to ``dest``, with :meth:`download`'s safety.
+
+        Same address policy, redirects, deadlines, retries, ``.part`` file and atomic rename;
+        at most :data:`MAX_IMAGE_DOWNLOAD_BYTES`; the body must be a PNG, JPEG or WebP by its
+        content and whole (its end marker present), else :class:`DownloadError`. Expired
+        URLs (403/404/410) raise :class:`URLExpiredError`.
+        """
+        expect = _Expect(
+            what="last-frame image",
+            limit=min(MAX_IMAGE_DOWNLOAD_BYTES, self.max_download_bytes),
+            limit_name=f"the image cap of {min(MAX_IMAGE_DOWNLOAD_BYTES, self.max_download_bytes)} bytes",
+            head_problem=_image_head_problem,
+            file_problem=image_problem,
+            whole="a whole image",
+        )
+        return self._fetch(url, dest, expect, progress=progress, chunk_size=chunk_size)
+
+    def _fetch(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        expect: _Expect,
+        *,
+        progress: ProgressCallback | None,
+        chunk_size: int,
+    ) -> Path:
+        """Download with retries within the download's time limit (see :meth:`download`)."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         url = urljoin(self.base_url + "/", url)  # a relative URL is the gateway's own
@@ -704,7 +832,7 @@ class SeedanceClient:
         while True:
             attempt += 1
             try:
-                return self._download_once(url, dest, call, progress=progress, chunk_size=chunk_size)
+                return self._download_once(url, dest, call, expect, progress=progress, chunk_size=chunk_size)
             except (TransportError, ServerError, RateLimitError, DownloadError) as err:
                 retryable = err.retryable if isinstance(err, DownloadError) else True
                 wait = (
@@ -737,14 +865,14 @@ class SeedanceClient:
             proxies = {**requests.utils.get_environ_proxies(url), **proxies}
         return bool(requests.utils.select_proxy(url, proxies))
 
-    def _open_video(self, url: str, call: Call) -> tuple[requests.Response, str]:
-        """GET the video, following redirects by hand (each hop checked); returns (response, its URL)."""
+    def _open(self, url: str, call: Call, what: str) -> tuple[requests.Response, str]:
+        """GET the file, following redirects by hand (each hop checked); returns (response, its URL)."""
         seen: set[str] = set()
         for _ in range(MAX_REDIRECTS + 1):
             problem = url_problem(url, self._gateway_is_internal())
             if problem:
                 raise DownloadError(
-                    f"Refused to fetch the video from {self._shown(url)}: {problem}.", retryable=False
+                    f"Refused to fetch the {what} from {self._shown(url)}: {problem}.", retryable=False
                 )
             call.check_peer = None if self._proxied(url) else self._peer_problem
             response = self._exchange(
@@ -762,33 +890,43 @@ class SeedanceClient:
             if self._redact(location) != location:
                 del location  # not shown with the error
                 raise DownloadError(
-                    "The video URL redirects to a URL holding the API key; not followed.", retryable=False
+                    f"The {what} URL redirects to a URL holding the API key; not followed.", retryable=False
                 )
             seen.add(url.split("#", 1)[0])
             url = urljoin(url, location)
             if url.split("#", 1)[0] in seen:
                 raise DownloadError(
-                    f"The video URL redirects in a loop (back to {self._shown(url)}); not followed.",
+                    f"The {what} URL redirects in a loop (back to {self._shown(url)}); not followed.",
                     retryable=False,
                 )
         raise DownloadError(
-            f"The video URL redirected more than {MAX_REDIRECTS} times; not followed.", retryable=False
+            f"The {what} URL redirected more than {MAX_REDIRECTS} times; not followed.", retryable=False
         )
 
     def _download_once(
-        self, url: str, dest: Path, call: Call, *, progress: ProgressCallback | None, chunk_size: int
+        self,
+        url: str,
+        dest: Path,
+        call: Call,
+        expect: _Expect,
+        *,
+        progress: ProgressCallback | None,
+        chunk_size: int,
     ) -> Path:
-        response, url = self._open_video(url, call)
+        response, url = self._open(url, call, expect.what)
         try:
-            return self._save_video(response, url, dest, call=call, progress=progress, chunk_size=chunk_size)
+            return self._save(
+                response, url, dest, expect, call=call, progress=progress, chunk_size=chunk_size
+            )
         finally:
             response.close()
 
-    def _save_video(
+    def _save(
         self,
         response: requests.Response,
         url: str,
         dest: Path,
+        expect: _Expect,
         *,
         call: Call,
         progress: ProgressCallback | None,
@@ -798,43 +936,49 @@ class SeedanceClient:
         status = response.status_code
         if status in EXPIRED_STATUSES:
             raise URLExpiredError(
-                f"The video URL no longer answers (HTTP {status}): the gateway's copy has expired. "
+                f"The {expect.what} URL no longer answers (HTTP {status}): the gateway's copy has expired. "
                 "Only a new (paid) task can make it again."
             )
         self._raise_for_status(response, call, "download", url)
         if not 200 <= status < 300:
-            raise DownloadError(f"{shown} answered HTTP {status} instead of the video", retryable=False)
+            raise DownloadError(
+                f"{shown} answered HTTP {status} instead of the {expect.what}", retryable=False
+            )
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
         if encoding not in ("", "identity"):
             raise DownloadError(
-                f"{shown} sent the video compressed ({encoding}) although it was asked not to; refused, "
-                "since a compressed body can unpack to any size",
+                f"{shown} sent the {expect.what} compressed ({encoding}) although it was asked not to; "
+                "refused, since a compressed body can unpack to any size",
                 retryable=False,
             )
         declared = response.headers.get("Content-Length", "").strip()
         total = int(declared) if declared.isdigit() else None
-        if total is not None and total > self.max_download_bytes:
+        if total is not None and total > expect.limit:
             raise DownloadError(
-                f"{shown} declares {total} bytes, more than max_download_bytes={self.max_download_bytes}; "
-                "nothing was written",
+                f"{shown} declares {total} bytes, more than {expect.limit_name}; nothing was written",
                 retryable=False,
             )
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         tmp = Path(tmp_name)
         try:
             received, head = self._stream_to(
-                fd, response, url=url, call=call, chunk_size=chunk_size, progress=progress, total=total
+                fd,
+                response,
+                url=url,
+                call=call,
+                chunk_size=chunk_size,
+                progress=progress,
+                total=total,
+                expect=expect,
             )
             if total is not None and received != total:
                 raise DownloadError(f"download of {shown} was truncated: {received} of {total} bytes arrived")
-            if not is_mp4(head):
-                raise DownloadError(
-                    f"download of {shown} is not an MP4 file (it does not start with an 'ftyp' box)",
-                    retryable=False,
-                )
-            problem = mp4_problem(tmp)
+            problem = expect.head_problem(head)
             if problem:
-                raise DownloadError(f"download of {shown} is not a whole MP4: {problem}")
+                raise DownloadError(f"download of {shown} {problem}", retryable=False)
+            problem = expect.file_problem(tmp)
+            if problem:
+                raise DownloadError(f"download of {shown} is not {expect.whole}: {problem}")
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -853,8 +997,9 @@ class SeedanceClient:
         chunk_size: int,
         progress: ProgressCallback | None,
         total: int | None,
+        expect: _Expect,
     ) -> tuple[int, bytes]:
-        """Write the body into ``fd``; returns (bytes received, first 8 bytes)."""
+        """Write the body into ``fd``; returns (bytes received, its first bytes)."""
         received = 0
         head = b""
         chunks = response.iter_content(chunk_size=chunk_size)
@@ -869,18 +1014,16 @@ class SeedanceClient:
                 if chunk is None:
                     break
                 received += len(chunk)
-                if received > self.max_download_bytes:
+                if received > expect.limit:
                     del chunk
                     raise DownloadError(
-                        f"download of {self._shown(url)} passed "
-                        f"max_download_bytes={self.max_download_bytes}; "
-                        "stopped and removed",
+                        f"download of {self._shown(url)} passed {expect.limit_name}; stopped and removed",
                         retryable=False,
                     )
                 if call.deadline is not None:
                     call.deadline += len(chunk) / self.download_min_rate  # a steady transfer earns its time
-                if len(head) < 8:
-                    head += chunk[: 8 - len(head)]
+                if len(head) < _HEAD_BYTES:
+                    head += chunk[: _HEAD_BYTES - len(head)]
                 out.write(chunk)
                 del chunk  # the gateway's bytes stay out of this frame's locals (see _Body)
                 if progress is not None:
@@ -906,6 +1049,34 @@ class SeedanceClient:
             f"download of {self._shown(url)} was truncated: the connection broke after {received} of "
             f"{expected} ({type(failure).__name__})"
         )
+
+
+#: Bytes kept from the start of a download to judge its type.
+_HEAD_BYTES = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class _Expect:
+    """What a download must be: its name in messages, its size cap, and its content checks."""
+
+    what: str
+    limit: int
+    limit_name: str
+    #: Why the first bytes are not of the expected type (None: they are); the error is not retryable.
+    head_problem: Callable[[bytes], str | None]
+    #: Why the whole file is not whole (None: it is); retryable, as a cut transfer is.
+    file_problem: Callable[[Path], str | None]
+    whole: str
+
+
+def _mp4_head_problem(head: bytes) -> str | None:
+    return None if is_mp4(head) else "is not an MP4 file (it does not start with an 'ftyp' box)"
+
+
+def _image_head_problem(head: bytes) -> str | None:
+    if sniff_image_type(head) in ("image/png", "image/jpeg", "image/webp"):
+        return None
+    return "is not a PNG, JPEG or WebP image (judged by its first bytes)"
 
 
 def _checked_task_id(task_id: Any) -> str:

@@ -38,6 +38,27 @@ class ValidationError(SeedanceError, ValueError):
         return (type(self), (self.field, self.value, self.allowed, str(self)))
 
 
+class NoEstimateError(SeedanceError, ValueError):
+    """No price estimate exists for these settings (the spec lists none, or the model picks the length).
+
+    Means "unknown", never "free": a budget check that meets one must not count the request as zero.
+    """
+
+    def __init__(self, model: str, resolution: str, duration: int, audio: bool) -> None:
+        self.model = model
+        self.resolution = resolution
+        self.duration = duration
+        self.audio = audio
+        length = "a length the model picks" if duration <= 0 else f"{duration} s"
+        super().__init__(
+            f"no cost estimate for {model} at {resolution}, {length}, "
+            f"{'with' if audio else 'without'} audio: no list price is known for these settings"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.model, self.resolution, self.duration, self.audio))
+
+
 class APIError(SeedanceError):
     """The gateway answered with an HTTP error.
 

@@ -1,4 +1,5 @@
-"""Checks on the bytes that go up (images) and come down (MP4 videos), from their content.
+"""Checks on the bytes that go up (images, reference videos and audio) and come down (MP4 videos,
+last-frame images), from their content.
 
 A file's name or a server's Content-Type can lie; the first bytes and the MP4 box
 layout cannot, so those are what the client trusts.
@@ -6,16 +7,24 @@ layout cannot, so those are what the client trusts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .catalog import MediaRefs
 from .errors import ValidationError
 
 #: The gateway's upload limit (contract section 3).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: ``POST /v1/uploads/videos`` takes MP4, WebM or MOV up to 50 MB (models digest, section A).
+MAX_VIDEO_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Reference audio of the 2.0 family: wav/mp3 under 15 MB (the cap when no spec is given).
+MAX_AUDIO_BYTES = 15 * 1024 * 1024
+#: Largest last-frame image the client downloads (a 4k PNG is a few tens of MB at worst).
+MAX_IMAGE_DOWNLOAD_BYTES = 64 * 1024 * 1024
 #: Default cap on one downloaded video (``SeedanceClient(max_download_bytes=...)``). A 12 s
 #: 720p clip is tens of MB; a gateway declaring or streaming more than this is refused.
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
@@ -41,46 +50,236 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
+#: Types the video upload accepts, by MIME type, with their file extension.
+VIDEO_TYPES: dict[str, str] = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
+#: Types of reference audio, with their file extension.
+AUDIO_TYPES: dict[str, str] = {"audio/wav": "wav", "audio/mpeg": "mp3"}
+
+
+def sniff_video_type(head: bytes) -> str | None:
+    """MIME type of a video from its first bytes (at least 64): MP4, MOV or WebM, else None.
+
+    MP4 and MOV both start with an ``ftyp`` box (QuickTime's brand is ``qt  ``); WebM is an EBML
+    document whose DocType is ``webm`` (other Matroska files are not WebM and are refused).
+    """
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
+        return "video/webm"
+    return None
+
+
+def sniff_audio_type(head: bytes) -> str | None:
+    """MIME type of audio from its first bytes: WAV (RIFF/WAVE) or MP3 (an ID3 tag or a frame sync)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3"):
+        return "audio/mpeg"
+    # An MPEG audio frame header: 11 sync bits, a known version, layer III (MP3).
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x18 != 0x08:
+        return "audio/mpeg" if head[1] & 0x06 == 0x02 else None
+    return None
+
+
 def upload_name(name: str, mime: str) -> str:
     """``name`` with the extension that matches the sniffed type (a PNG called x.jpg is sent as x.png)."""
+    extensions = IMAGE_EXTENSIONS.get(mime) or (VIDEO_TYPES.get(mime) or AUDIO_TYPES[mime],)
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem = name
-    elif ext.lower() in IMAGE_EXTENSIONS[mime]:
+    elif ext.lower() in extensions:
         return name
-    return f"{stem}.{IMAGE_EXTENSIONS[mime][0]}"
+    return f"{stem}.{extensions[0]}"
 
 
 def read_image(source: str | os.PathLike[str] | bytes | IO[bytes], filename: str | None) -> tuple[bytes, str]:
     """The bytes and a file name of an image to upload; size checked before anything is read whole."""
-    limit = "at most 10 MB (the gateway's upload limit)"
+    return _read_source(
+        source, filename, "image", MAX_UPLOAD_BYTES, "at most 10 MB (the gateway's upload limit)"
+    )
+
+
+def _read_source(
+    source: str | os.PathLike[str] | bytes | IO[bytes], filename: str | None, kind: str, cap: int, limit: str
+) -> tuple[bytes, str]:
+    """The bytes and a file name of ``source`` (path, bytes or binary file), at most ``cap`` bytes.
+
+    A file's size is checked before it is read; a stream is read one byte past the cap, no more.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        name = filename or "image"
+        name = filename or kind
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ValidationError(
-                "image", str(path), "a path to an existing image file", f"no file at {path}"
-            )
+            raise ValidationError(kind, str(path), f"a path to an existing {kind} file", f"no file at {path}")
         size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise ValidationError("image", str(path), limit, f"{path.name} is {size} bytes; {limit}")
+        if size > cap:
+            raise ValidationError(kind, str(path), limit, f"{path.name} is {size} bytes; {limit}")
         data = path.read_bytes()
         name = filename or path.name
     elif hasattr(source, "read"):
-        # One byte past the limit is enough to know it is too big, without reading it all.
-        data = source.read(MAX_UPLOAD_BYTES + 1)
+        data = source.read(cap + 1)
         if not isinstance(data, bytes):
-            raise ValidationError("image", source, "a file opened in binary mode ('rb')")
-        name = filename or Path(str(getattr(source, "name", "image"))).name
+            raise ValidationError(kind, source, "a file opened in binary mode ('rb')")
+        name = filename or Path(str(getattr(source, "name", kind))).name
     else:
-        raise ValidationError("image", source, "a path, bytes or a binary file object")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError("image", name, limit, f"{name} is larger than 10 MB; {limit}")
+        raise ValidationError(kind, source, "a path, bytes or a binary file object")
+    if len(data) > cap:
+        raise ValidationError(kind, name, limit, f"{name} is larger than {_mb(cap)}; {limit}")
     if not data:
-        raise ValidationError("image", name, "a non-empty image", f"{name} is empty")
+        raise ValidationError(kind, name, f"a non-empty {kind}", f"{name} is empty")
     return data, name
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class MediaFile:
+    """A local reference video or audio clip, checked: its bytes, a file name, its type from its
+    content and its length in seconds (None when the header does not say: MP3, WebM)."""
+
+    data: bytes
+    name: str
+    mime: str
+    seconds: float | None
+
+    @property
+    def format(self) -> str:
+        """The short format name (mp4, mov, webm, wav, mp3), as the catalogue's ``formats`` say it."""
+        return VIDEO_TYPES.get(self.mime) or AUDIO_TYPES[self.mime]
+
+    def __repr__(self) -> str:
+        length = "unknown length" if self.seconds is None else f"{self.seconds:g} s"
+        return f"MediaFile({self.name!r}, {self.mime}, {len(self.data)} bytes, {length})"
+
+
+def read_video(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    refs: MediaRefs | None = None,
+    filename: str | None = None,
+) -> MediaFile:
+    """A local reference video, checked before anything is sent.
+
+    Type from the content (MP4, MOV or WebM, the upload's types; with ``refs``, only the formats
+    the model takes); size at most 50 MB (the upload's cap) and ``refs.max_bytes``; length within
+    ``refs``' per-clip range when the MP4/MOV header gives it.
+    """
+    cap = (
+        min(MAX_VIDEO_UPLOAD_BYTES, refs.max_bytes or MAX_VIDEO_UPLOAD_BYTES)
+        if refs
+        else MAX_VIDEO_UPLOAD_BYTES
+    )
+    data, name = _read_source(source, filename, "video", cap, f"at most {_mb(cap)}")
+    mime = sniff_video_type(data[:64])
+    allowed = _formats_text(refs.formats if refs else ("mp4", "mov", "webm"))
+    if mime is None or (refs is not None and VIDEO_TYPES[mime] not in refs.formats):
+        raise ValidationError("video", name, allowed, f"{name} is not {allowed} (judged by its content)")
+    seconds = mp4_duration(data) if mime != "video/webm" else None
+    return _checked_length(MediaFile(data, name, mime, seconds), "video", refs)
+
+
+def read_audio(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    refs: MediaRefs | None = None,
+    filename: str | None = None,
+) -> MediaFile:
+    """A local reference audio clip, checked: WAV or MP3 by content, size and (WAV) length.
+
+    The gateway has no audio upload: reference audio must be an http(s) URL in the request.
+    This check is for callers that host the file themselves, or that must refuse a local one
+    with a clear reason.
+    """
+    cap = refs.max_bytes if refs and refs.max_bytes else MAX_AUDIO_BYTES
+    data, name = _read_source(source, filename, "audio", cap, f"at most {_mb(cap)}")
+    mime = sniff_audio_type(data[:16])
+    allowed = _formats_text(refs.formats if refs else ("wav", "mp3"))
+    if mime is None or (refs is not None and AUDIO_TYPES[mime] not in refs.formats):
+        raise ValidationError("audio", name, allowed, f"{name} is not {allowed} (judged by its content)")
+    seconds = wav_duration(data) if mime == "audio/wav" else None
+    return _checked_length(MediaFile(data, name, mime, seconds), "audio", refs)
+
+
+_FORMAT_NAMES = {"mp4": "MP4", "mov": "MOV", "webm": "WebM", "wav": "WAV", "mp3": "MP3"}
+
+
+def _formats_text(formats: tuple[str, ...]) -> str:
+    """"a file in MP4 or MOV format"."""
+    names = [_FORMAT_NAMES.get(f, f.upper()) for f in formats]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"a file in {listed} format"
+
+
+def _checked_length(media: MediaFile, kind: str, refs: MediaRefs | None) -> MediaFile:
+    if refs is None or media.seconds is None:
+        return media
+    lo, hi = refs.min_seconds, refs.max_seconds
+    if (lo is not None and media.seconds < lo) or (hi is not None and media.seconds > hi):
+        allowed = (
+            f"{lo:g} to {hi:g} seconds" if lo is not None and hi is not None else "a length the model takes"
+        )
+        raise ValidationError(
+            kind,
+            media.name,
+            allowed,
+            f"{media.name} is {media.seconds:g} s long; a reference {kind} must be {allowed}",
+        )
+    return media
+
+
+def check_total_seconds(files: list[MediaFile], refs: MediaRefs) -> None:
+    """Refuse reference clips whose lengths add up past ``refs.max_total_seconds`` (when known)."""
+    total = sum(f.seconds or 0.0 for f in files)
+    if refs.max_total_seconds is not None and total > refs.max_total_seconds:
+        kind = "video" if refs.role == "reference_video" else "audio"
+        raise ValidationError(
+            refs.body_field,
+            [f.name for f in files],
+            f"at most {refs.max_total_seconds:g} s of reference {kind} in all",
+            f"the reference {kind} clips add up to {total:g} s; "
+            f"at most {refs.max_total_seconds:g} s are allowed in all",
+        )
+
+
+def wav_duration(data: bytes) -> float | None:
+    """Seconds of a WAV file from its ``fmt `` and ``data`` chunk headers (None if unreadable)."""
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(data):
+        kind, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        if kind == b"fmt " and offset + 16 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, offset + 16)[0]
+        elif kind == b"data":
+            return round(size / byte_rate, 3) if byte_rate else None
+        offset += 8 + size + (size & 1)  # chunks are padded to an even size
+    return None
+
+
+def image_problem(path: Path) -> str | None:
+    """Why the image at ``path`` is not whole, or None: PNG ends with IEND, JPEG with its EOI
+    marker, WebP's RIFF size matches the file, GIF ends with its trailer. Catches a download cut
+    short even when no Content-Length was sent."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(16)
+        f.seek(max(0, size - 12))
+        tail = f.read(12)
+    mime = sniff_image_type(head)
+    if mime == "image/png":
+        return None if tail[4:8] == b"IEND" else "the PNG has no IEND chunk at its end (it was cut short)"
+    if mime == "image/jpeg":
+        return (
+            None if tail.endswith(b"\xff\xd9") else "the JPEG has no end-of-image marker (it was cut short)"
+        )
+    if mime == "image/webp":
+        declared = struct.unpack_from("<I", head, 4)[0] + 8
+        return None if declared == size else f"the WebP declares {declared} bytes but {size} arrived"
+    if mime == "image/gif":
+        return None if tail.endswith(b";") else "the GIF has no trailer (it was cut short)"
+    return "it is not a PNG, JPEG, WebP or GIF image"
 
 
 def is_mp4(head: bytes) -> bool:
@@ -170,7 +369,17 @@ def mp4_facts(path: Path) -> dict[str, Any]:
     header, each track's header and handler, and the video track's sample timing. Returns
     an empty dict when the file has no readable index.
     """
-    raw = path.read_bytes()
+    return mp4_facts_bytes(path.read_bytes())
+
+
+def mp4_duration(raw: bytes) -> float | None:
+    """Seconds of an MP4/MOV from its movie header, or None when it has no readable index."""
+    duration = mp4_facts_bytes(raw).get("duration")
+    return float(duration) if duration is not None else None
+
+
+def mp4_facts_bytes(raw: bytes) -> dict[str, Any]:
+    """:func:`mp4_facts` of an MP4 held in memory."""
     moov = next(((s, e) for k, s, e in _boxes(raw, 0, len(raw)) if k == b"moov"), None)
     if moov is None:
         return {}

@@ -61,3 +61,25 @@ SEEDANCE_10_1080P: SizeTable = {
     "9:16": (1088, 1920),
     "21:9": (2176, 928),
 }
+
+#: Sizes for rendering and layout where a model's own table is unknown (``None`` in the catalogue):
+#: NOT a fact about that model. 480p and 720p: the 1.5 Pro / 2.0 tables above (the closest relatives
+#: with a published table). 1080p: the 1.0 Pro table (the only Seedance 1080p table any page gives).
+#: 4k: twice the 1080p sides (3840x2176 for 16:9), as no page gives Seedance 4k sizes. The emulator
+#: renders these; a caller that must not guess asks ``GenerationRequest.known_size`` instead.
+NOMINAL_SIZES: Mapping[str, SizeTable] = {
+    "480p": SEEDANCE_15_20_480P,
+    "720p": SEEDANCE_15_20_720P,
+    "1080p": SEEDANCE_10_1080P,
+    "4k": {ratio: (2 * w, 2 * h) for ratio, (w, h) in SEEDANCE_10_1080P.items()},
+}
+#: The ratio a nominal size falls back to for ``adaptive`` (the model follows its input image).
+NOMINAL_RATIO = "16:9"
+
+
+def nominal_size(resolution: str, ratio: str) -> tuple[int, int] | None:
+    """A stand-in (width, height) for ``resolution`` and ``ratio`` (adaptive: 16:9); None if unknown."""
+    table = NOMINAL_SIZES.get(resolution)
+    if table is None:
+        return None
+    return table.get(ratio) or table.get(NOMINAL_RATIO)

@@ -1,7 +1,9 @@
 """The emulator's HTTP surface: the gateway's endpoints, its files, and control endpoints.
 
-Validation is the protocol layer's own (``GenerationRequest.from_body``), so the
-emulator refuses exactly what the client would refuse, with the gateway's 400 shape.
+Validation is the protocol layer's own (``protocols.toapis.request_from_body`` against each
+model's spec in the catalogue: placement, ranges, roles, counts, modes), so the emulator refuses
+exactly what the client would refuse, with the gateway's 400 shape. Every catalogue model is
+served. ``GET /v1/videos/generations/{id}`` also answers for a ``client_business_id``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import Message, Receive
 
-from seedance_widgets.api import GenerationRequest, ValidationError, sniff_image_type
+from seedance_widgets.api import ValidationError, sniff_image_type
+from seedance_widgets.api.media import sniff_video_type
+from seedance_widgets.api.protocols import toapis
 
 from .middleware import FaultMiddleware, error_body
-from .state import UPLOAD_PREFIX, VIDEO_PREFIX, EmulatorState
+from .state import FRAME_PREFIX, UPLOAD_PREFIX, VIDEO_PREFIX, BusinessIdTaken, EmulatorState
 
 #: Room for the multipart envelope around an image at the size cap.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -56,7 +60,10 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
         except ValueError:
             return JSONResponse(error_body(400, "The request body is not valid JSON", "invalid_request"), 400)
         try:
-            generation = GenerationRequest.from_body(body)
+            generation = toapis.request_from_body(body)
+            business_id = body.get("client_business_id")
+            if business_id is not None:
+                business_id = toapis.check_business_id(business_id)
         except (ValidationError, ValueError, TypeError) as err:  # the gateway answers 400 to any bad body
             return JSONResponse(error_body(400, str(err), "invalid_request"), 400)
         banned = state.config.banned_word
@@ -69,23 +76,28 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
                 ),
                 422,
             )
-        record = state.create_task(generation)
+        try:
+            record = state.create_task(generation, business_id)
+        except BusinessIdTaken as err:
+            return JSONResponse(error_body(400, str(err), "invalid_request"), 400)
         return JSONResponse(state.task_json(record))
 
     async def poll(request: Request) -> Response:
         if (denied := unauthorized(request)) is not None:
             return denied
-        record = state.tasks.get(request.path_params["task_id"])
+        record = state.lookup(request.path_params["task_id"])
         if record is None:
             return JSONResponse(error_body(404, "Task not found", "task_not_found"), 404)
         return JSONResponse(state.task_json(record))
 
-    async def upload(request: Request) -> Response:
+    async def upload(request: Request, kind: str) -> Response:
+        """``POST /v1/uploads/images`` and ``/v1/uploads/videos``: one ``file``, typed by its content."""
         if (denied := unauthorized(request)) is not None:
             return denied
-        cap = state.config.max_upload_bytes
+        cap = state.config.max_upload_bytes if kind == "image" else state.config.max_video_upload_bytes
         too_large = JSONResponse(
-            {"success": False, "message": f"Image too large. Maximum size is {_megabytes(cap)}MB"}, 400
+            {"success": False, "message": f"{kind.title()} too large. Maximum size is {_megabytes(cap)}MB"},
+            400,
         )
         raw = await _read_capped(request, cap + MULTIPART_OVERHEAD)
         if raw is None:
@@ -106,10 +118,11 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
             await form.close()
         if len(data) > cap:
             return too_large
-        mime = sniff_image_type(data[:16])
+        mime = sniff_image_type(data[:16]) if kind == "image" else sniff_video_type(data[:64])
         if mime is None:
+            allowed = "JPEG, PNG, WebP, GIF" if kind == "image" else "MP4, WebM, MOV"
             return JSONResponse(
-                {"success": False, "message": "Unsupported image type. Allowed: JPEG, PNG, WebP, GIF"}, 400
+                {"success": False, "message": f"Unsupported {kind} type. Allowed: {allowed}"}, 400
             )
         record = state.add_upload(data, mime)
         return JSONResponse(
@@ -125,6 +138,12 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
             }
         )
 
+    async def upload_image(request: Request) -> Response:
+        return await upload(request, "image")
+
+    async def upload_video(request: Request) -> Response:
+        return await upload(request, "video")
+
     async def video_file(request: Request) -> Response:
         name = request.path_params["name"]
         task_id = name[: -len(".mp4")] if name.endswith(".mp4") else name
@@ -134,6 +153,15 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
         if path is None:
             return JSONResponse(error_body(404, "No such video", "not_found_error"), 404)
         return FileResponse(path, media_type="video/mp4", filename=None)
+
+    async def frame_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        verdict, path = state.frame_state(name.removesuffix(".png"))
+        if verdict == "expired":
+            return JSONResponse(error_body(410, "This image has expired", "expired"), 410)
+        if path is None:
+            return JSONResponse(error_body(404, "No such image", "not_found_error"), 404)
+        return FileResponse(path, media_type="image/png", filename=None)
 
     async def upload_file(request: Request) -> Response:
         record = state.uploads.get(request.path_params["name"])
@@ -165,8 +193,10 @@ def build_app(state: EmulatorState) -> FaultMiddleware:
     routes = [
         Route("/v1/videos/generations", create, methods=["POST"]),
         Route("/v1/videos/generations/{task_id}", poll, methods=["GET"]),
-        Route("/v1/uploads/images", upload, methods=["POST"]),
+        Route(toapis.UPLOAD_IMAGE_PATH, upload_image, methods=["POST"]),
+        Route(toapis.UPLOAD_VIDEO_PATH, upload_video, methods=["POST"]),
         Route(VIDEO_PREFIX + "{name}", video_file, methods=["GET", "HEAD"]),
+        Route(FRAME_PREFIX + "{name}", frame_file, methods=["GET", "HEAD"]),
         Route(UPLOAD_PREFIX + "{name}", upload_file, methods=["GET", "HEAD"]),
         Route("/_emulator/stats", get_stats, methods=["GET"]),
         Route("/_emulator/config", config_endpoint, methods=["GET", "POST"]),

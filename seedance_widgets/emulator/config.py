@@ -72,8 +72,10 @@ class EmulatorConfig:
         bodies pass untouched). Neither touches a HEAD reply.
 
     Limits
-        ``max_upload_bytes`` (upload cap, default 10 MB as the gateway), ``max_concurrent_renders``
-        (size of the render pool), ``x264_preset`` (encoder speed/quality trade-off).
+        ``max_upload_bytes`` (image upload cap, default 10 MB as the gateway),
+        ``max_video_upload_bytes`` (video upload cap, default 50 MB as the gateway),
+        ``max_concurrent_renders`` (size of the render pool), ``x264_preset`` (encoder speed/quality
+        trade-off).
     """
 
     speed: float = 1.0
@@ -93,6 +95,7 @@ class EmulatorConfig:
     slow_bytes_per_second: float = 200_000.0
     download_bytes_per_second: float | None = None
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_video_upload_bytes: int = 50 * 1024 * 1024
     max_concurrent_renders: int = 2
     x264_preset: str = "ultrafast"
 
@@ -120,8 +123,10 @@ class EmulatorConfig:
             raise ValueError("task_fail_rate must be in [0, 1]")
         if self.api_key is not None and not str(self.api_key).strip():
             raise ValueError("api_key must be None (accept any key) or a non-empty string")
-        if self.max_concurrent_renders < 1 or self.max_upload_bytes < 1:
-            raise ValueError("max_concurrent_renders and max_upload_bytes must be >= 1")
+        if min(self.max_concurrent_renders, self.max_upload_bytes, self.max_video_upload_bytes) < 1:
+            raise ValueError(
+                "max_concurrent_renders, max_upload_bytes and max_video_upload_bytes must be >= 1"
+            )
         for kind, rates in self.fault_rates.items():
             _check_kind(kind)
             for fault, rate in rates.items():

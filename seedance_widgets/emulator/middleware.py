@@ -43,7 +43,7 @@ def request_kind(method: str, path: str) -> str:
         return "create"
     if path.startswith("/v1/videos/generations/") and method == "GET":
         return "get"
-    if path == "/v1/uploads/images" and method == "POST":
+    if path in ("/v1/uploads/images", "/v1/uploads/videos") and method == "POST":
         return "upload"
     if path.startswith("/files/") and method in ("GET", "HEAD"):
         return "download"

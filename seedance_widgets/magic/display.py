@@ -20,13 +20,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from seedance_widgets.jobs import DryRun, Job
+    from seedance_widgets.engine import DryRun, Job
     from seedance_widgets.widgets import JobView
 
 
 #: Where the engine defines the types we show (module, class name); a test checks they match.
-JOB_TYPE = ("seedance_widgets.jobs.job", "Job")
-DRY_RUN_TYPE = ("seedance_widgets.jobs.state", "DryRun")
+JOB_TYPE = ("seedance_widgets.engine.job", "Job")
+DRY_RUN_TYPE = ("seedance_widgets.engine.state", "DryRun")
 
 
 class SweepList(list):  # type: ignore[type-arg]
@@ -70,20 +70,21 @@ class CellDisplays:
         return any(item is obj for item in self._shown)
 
     # ---- views -------------------------------------------------------------------------------
-    def view_for(self, job: Job, *, embed: bool = False) -> JobView:
-        """The job's one live view (one widget model, however often it is shown)."""
+    def view_for(self, job: Job, *, embed: bool = False, manager: Any = None) -> JobView:
+        """The job's one live view (one widget model, however often it is shown); ``manager`` is
+        the job's, for the card's "Generate again"."""
         from seedance_widgets.widgets import JobView
 
         view = self._views.get(id(job))
         if view is None or view.comm is None or (embed and not view.embed):
-            view = JobView(job, embed=embed)
+            view = JobView(job, embed=embed, manager=manager)
             self._views[id(job)] = view
         return view
 
-    def show_job(self, job: Job, *, embed: bool = False) -> None:
+    def show_job(self, job: Job, *, embed: bool = False, manager: Any = None) -> None:
         from IPython.display import display
 
-        display(self.view_for(job, embed=embed))
+        display(self.view_for(job, embed=embed, manager=manager))
         self.mark_shown(job)
 
     def show_dry_run(self, dry: DryRun, base_url: str) -> None:
@@ -102,7 +103,7 @@ class CellDisplays:
     def print_sweep(self, items: SweepList) -> None:
         if self.shown_in_this_cell(items):
             return
-        from seedance_widgets.jobs import Job
+        from seedance_widgets.engine import Job
 
         for item in items:
             if isinstance(item, Job):

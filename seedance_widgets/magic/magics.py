@@ -1,6 +1,6 @@
 """``%seedance`` / ``%%seedance``: parse the line, hand the work to the engine, show a JobView.
 
-Thin on purpose: checking is in :mod:`.parse`, the choice of manager in :mod:`.engine`,
+Thin on purpose: checking is in :mod:`.parse`, the choice of manager in :mod:`.link`,
 display rules in :mod:`.display`; the job engine and the widgets do the real work.
 """
 
@@ -14,12 +14,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from seedance_widgets.api import GenerationRequest, request_cost_usd
+from seedance_widgets.api import GenerationRequest
 
-from . import engine
+from . import link
 from .config import Seedance
 from .display import CellDisplays, SweepList, say
 from .parse import (
+    EXPORT_USAGE,
     MagicCall,
     duration_type,
     name_type,
@@ -32,7 +33,7 @@ from .parse import (
 from .tables import JobTable, SettingsTable
 
 if TYPE_CHECKING:
-    from seedance_widgets.jobs import DryRun, Job, JobManager
+    from seedance_widgets.engine import DryRun, Job, JobManager
 
 _BOOL = argparse.BooleanOptionalAction
 
@@ -53,7 +54,8 @@ class SeedanceMagics(Magics):
         "words",
         nargs="*",
         metavar="PROMPT | SUB-COMMAND",
-        help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form.",
+        help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form, "
+        "export NOTEBOOK.",
     )
     @argument(
         "-d",
@@ -119,6 +121,9 @@ class SeedanceMagics(Magics):
             %seedance cancel ID         stop watching a job (local id or task id; it may still be billed)
             %seedance config            the settings in effect (the API key only as set / not set)
             %seedance form              the interactive form
+            %seedance export NB.ipynb [--embed] [--out PAGE.html]
+                                        the saved notebook as an HTML page that plays its videos
+                                        offline: videos copied beside it, or inside it with --embed
 
         Defaults: ``%config Seedance`` lists them; set one with e.g.
         ``%config Seedance.duration = 8``, ``%config Seedance.resolution = '480p'``,
@@ -134,16 +139,17 @@ class SeedanceMagics(Magics):
 
     # ---- generate -------------------------------------------------------------------------------
     def _manager(self) -> JobManager:
-        manager = engine.manager_for(self.settings)
+        manager = link.manager_for(self.settings)
         self._maybe_notice()
         return manager
 
     def _maybe_notice(self) -> None:
-        from seedance_widgets.jobs.backend import backend_notice
+        from seedance_widgets.backend import backend_notice, take_backend_notice
 
         notice = backend_notice()
-        if notice and not self._notice_shown and not engine.key_is_set():
+        if notice and not self._notice_shown and not link.key_is_set():
             self._notice_shown = True
+            take_backend_notice()  # so a JobView or gallery shown later does not repeat it
             say(notice)
 
     @staticmethod
@@ -177,26 +183,19 @@ class SeedanceMagics(Magics):
         Seeds whose video is saved already (``manager.is_cached``) are free unless ``--rerun``;
         one still in flight is counted (erring towards refusing, never overspending).
         """
-        budget = manager.budget_usd
-        if budget is None or call.dry_run:
+        from seedance_widgets.engine import BudgetExceededError
+
+        if call.dry_run:
             return
-        paid = [req for req in requests if call.rerun or not manager.is_cached(req, images=images)]
-        total = sum(request_cost_usd(req) for req in paid)
-        spent = manager.spent_usd
-        if spent + total <= budget + 1e-9:
-            return
-        cached = len(requests) - len(paid)
-        free = f" ({cached} already saved, free)" if cached else ""
-        raise UsageError(
-            f"refused before sending: this sweep of {len(requests)} jobs{free} is estimated at ${total:.2f}; "
-            f"with ${spent:.2f} already estimated this session it would pass the budget of ${budget:.2f}. "
-            "Nothing was sent (estimates from a published list price; see %config Seedance.budget_usd)."
-        )
+        try:
+            manager.check_budget(requests, images, rerun=call.rerun, name="sweep")  # the engine's one check
+        except BudgetExceededError as err:
+            raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
 
     def _submit(
         self, manager: JobManager, call: MagicCall, request: GenerationRequest, images: list[tuple[str, Any]]
     ) -> Job | DryRun:
-        from seedance_widgets.jobs import BudgetExceededError
+        from seedance_widgets.engine import BudgetExceededError
 
         try:
             result = manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
@@ -207,7 +206,7 @@ class SeedanceMagics(Magics):
         return result
 
     def _do_generate(self, call: MagicCall) -> Any:
-        from seedance_widgets.jobs import Job
+        from seedance_widgets.engine import Job
 
         manager = self._manager()
         requests = self._requests(call)
@@ -225,7 +224,7 @@ class SeedanceMagics(Magics):
                 started = ", ".join(getattr(r, "local_id", "?") for r in results)
                 raise UsageError(f"{err}; the sweep stopped after {len(results)} ({started})") from None
             if isinstance(result, Job):
-                self.displays.show_job(result, embed=call.embed)
+                self.displays.show_job(result, embed=call.embed, manager=manager)
             else:
                 base_url = manager.client.base_url  # may start the built-in emulator: say so first
                 self._maybe_notice()
@@ -245,7 +244,7 @@ class SeedanceMagics(Magics):
 
     def _wait(self, jobs: list[Job]) -> None:
         """Block until every job is final; the JobViews show the progress (text in a terminal)."""
-        from seedance_widgets.jobs import JobError, WaitTimeoutError
+        from seedance_widgets.engine import JobError, WaitTimeoutError
 
         in_kernel = getattr(self.shell, "kernel", None) is not None
         try:
@@ -269,10 +268,10 @@ class SeedanceMagics(Magics):
     # ---- sub-commands ---------------------------------------------------------------------------
     def _do_jobs(self, call: MagicCall) -> JobTable:
         current = self._manager()
-        managers = [current] + [m for m in engine.known_managers() if m is not current]
+        managers = [current] + [m for m in link.known_managers() if m is not current]
         entries = []
         for manager in managers:
-            since = engine.opened_at(manager)
+            since = link.opened_at(manager)
             for job in manager.jobs():
                 snap = job.snapshot()
                 entries.append((snap, (snap.submitted_at or 0) >= since))
@@ -281,15 +280,16 @@ class SeedanceMagics(Magics):
 
     def _do_attach(self, call: MagicCall) -> Job:
         assert call.argument is not None
-        job = self._manager().attach(call.argument)
+        manager = self._manager()
+        job = manager.attach(call.argument)
         self._maybe_notice()
-        self.displays.show_job(job, embed=self.settings.embed)
+        self.displays.show_job(job, embed=self.settings.embed, manager=manager)
         return job
 
     def _do_cancel(self, call: MagicCall) -> None:
         assert call.argument is not None
         self._manager()
-        job = engine.find_job(call.argument)
+        job = link.find_job(call.argument)
         if job is None:
             raise UsageError(f"no job with id or task id {call.argument!r}; %seedance jobs lists them")
         snap = job.snapshot()
@@ -300,7 +300,7 @@ class SeedanceMagics(Magics):
         say(f"Job {snap.local_id}: {job.snapshot().error or 'cancelled'}")
 
     def _do_config(self, call: MagicCall) -> SettingsTable:
-        from seedance_widgets.jobs.store import resolve_output_dir
+        from seedance_widgets.engine.store import resolve_output_dir
 
         rows = []
         for name, trait in sorted(self.settings.traits(config=True).items()):
@@ -311,7 +311,7 @@ class SeedanceMagics(Magics):
                     "help": trait.help,
                 }
             )
-        if engine.key_is_set():
+        if link.key_is_set():
             key_text = "set (from TOAPIS_API_KEY; never shown)"
             backend = self.settings.base_url or _env_base_url() or "https://toapis.com (the real gateway)"
         else:
@@ -344,6 +344,28 @@ class SeedanceMagics(Magics):
         if settings.seed is not None:
             params["seed"] = settings.seed
         display(SeedanceForm(manager=self._manager(), **params))
+
+    def _do_export(self, call: MagicCall) -> None:
+        from seedance_widgets.export import export_html
+
+        notebook = call.argument or self._this_notebook()
+        if notebook is None:
+            raise UsageError(f"which notebook? usage: {EXPORT_USAGE}")
+        try:
+            page = export_html(notebook, call.path, embed=call.embed)
+        except (FileNotFoundError, ValueError) as err:
+            raise UsageError(str(err)) from None
+        size = page.stat().st_size / 1e6
+        where = "videos inside it" if call.embed else f"videos in {page.stem}_files/ beside it"
+        say(
+            f"Wrote {page} ({size:.1f} MB, {where}) from the notebook as last saved; "
+            "save first to include the newest outputs."
+        )
+
+    def _this_notebook(self) -> str | None:
+        """The notebook this kernel was started for (Jupyter server sets ``__session__``)."""
+        session = self.shell.user_ns.get("__session__") if self.shell is not None else None
+        return session if isinstance(session, str) and session.endswith(".ipynb") else None
 
 
 def _env_base_url() -> str | None:

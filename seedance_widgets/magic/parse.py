@@ -33,8 +33,9 @@ from seedance_widgets.api import (
     sniff_image_type,
 )
 
-#: Sub-commands and how many arguments each takes.
-SUBCOMMANDS: dict[str, int] = {"jobs": 0, "attach": 1, "cancel": 1, "config": 0, "form": 0}
+#: Sub-commands and how many arguments each takes (``export`` has its own options: ``_export_call``).
+SUBCOMMANDS: dict[str, int] = {"jobs": 0, "attach": 1, "cancel": 1, "config": 0, "form": 0, "export": 1}
+EXPORT_USAGE = "%seedance export NOTEBOOK.ipynb [--embed] [--out PAGE.html]"
 MAX_REFERENCES = 4
 #: Options whose value is a comma-separated list (spaces after the commas are allowed).
 COMMA_LISTS = frozenset({"--seeds"})
@@ -105,6 +106,8 @@ class MagicCall:
     dry_run: bool = False
     embed: bool = False
     out: str | None = None
+    #: ``export --out PATH``: where the page goes (None: beside the notebook).
+    path: str | None = None
 
     @property
     def is_sweep(self) -> bool:
@@ -274,6 +277,9 @@ def parse_call(
     cwd: Path,
 ) -> MagicCall:
     """Parse and check one magic call. ``defaults`` are the ``Seedance`` config values."""
+    head = split_line(line)[:1]
+    if cell is None and head and not head[0].quoted and head[0].value == "export":
+        return _export_call(line.lstrip()[len(head[0].raw) :])
     args, words, given = split_options(line, parser)
     if cell is not None:
         if words:
@@ -356,3 +362,36 @@ def _subcommand(name: str, rest: Sequence[Token], given: Sequence[str]) -> Magic
             f'%seedance "{name} ..."'
         )
     return MagicCall(command=name, argument=rest[0].value if rest else None)
+
+
+def _export_call(rest: str) -> MagicCall:
+    """``%seedance export NOTEBOOK [--embed | --no-embed] [--out PATH]`` (its own options: the
+    generate options mean nothing here, and ``--out`` is a path, not a variable name)."""
+    notebook: str | None = None
+    embed = False
+    out: str | None = None
+    tokens = split_line(rest)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        value = token.value
+        if not token.quoted and value in ("--embed", "--no-embed"):
+            embed = value == "--embed"
+        elif not token.quoted and (value == "--out" or value.startswith("--out=")):
+            if value == "--out":
+                if i >= len(tokens):
+                    raise UsageError(f"--out needs a path; usage: {EXPORT_USAGE}")
+                value, i = "--out=" + tokens[i].value, i + 1
+            out = value.removeprefix("--out=")
+        elif not token.quoted and _OPTION.match(value):
+            raise UsageError(
+                f"%seedance export takes --embed and --out PATH only (got {value}); usage: {EXPORT_USAGE}"
+            )
+        elif notebook is not None:
+            raise UsageError(
+                f"%seedance export takes one notebook (got {notebook!r} and {value!r}); usage: {EXPORT_USAGE}"
+            )
+        else:
+            notebook = value
+    return MagicCall(command="export", argument=notebook, embed=embed, path=out)

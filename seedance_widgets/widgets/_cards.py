@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from seedance_widgets.jobs.state import JobSnapshot, JobState
+from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from . import _display
 from .messages import MSG_VIDEO_RESPONSE

@@ -19,7 +19,7 @@ from typing import Any
 from seedance_widgets._version import __version__
 from seedance_widgets.api import FPS, MODEL, output_size
 from seedance_widgets.api.media import mp4_facts
-from seedance_widgets.jobs.state import JobSnapshot, JobState
+from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from .states import state_label
 

@@ -8,6 +8,12 @@ video) travels as a custom message ``{kind: ...}`` through one dispatcher.
 Validity is never computed twice: the form builds the :class:`GenerationRequest` it would
 submit and shows the :class:`ValidationError` text it raises, so the page and the Python
 API always give the same reason.
+
+History. A new form lists the output folder's earlier jobs too (its manager's jobs, which the
+engine restores from the ledger after a restart), newest first, up to ``HISTORY_LIMIT``; each card
+can put its settings back ("use these settings again") or, once confirmed in the page, make a new
+paid task with a new seed ("Generate again (paid)"). Inside a kernel the form also shows a static
+twin of its history (the cards with their videos) that exports with plain nbconvert (``_share``).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from seedance_widgets.api import (
 )
 from seedance_widgets.api.media import MAX_UPLOAD_BYTES, read_image, sniff_image_type
 from seedance_widgets.api.models import MAX_REFERENCE_IMAGES
-from seedance_widgets.jobs.state import JobSnapshot
-from seedance_widgets.widgets import _display
-from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, seed_used
+from seedance_widgets.engine.state import JobSnapshot
+from seedance_widgets.widgets import _display, _share
+from seedance_widgets.widgets._again import generate_again, job_images
+from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, seed_used, static_card_html
 from seedance_widgets.widgets.messages import (
     MSG_ADD_IMAGE,
     MSG_ADD_IMAGE_RESPONSE,
@@ -50,6 +57,7 @@ from seedance_widgets.widgets.messages import (
     MSG_COMPARE,
     MSG_COMPARE_CLOSE,
     MSG_GENERATE,
+    MSG_GENERATE_AGAIN,
     MSG_IMAGE_REQUEST,
     MSG_IMAGE_RESPONSE,
     MSG_REMOVE_IMAGE,
@@ -72,6 +80,10 @@ PARAM_TRAITS = (
     "camera_fixed",
 )
 _TIMES = "\u00d7"  # the multiplication sign of "1280x720", spelled so the source stays ASCII
+
+#: At most this many of the output folder's earlier jobs appear in a new form's history (the
+#: newest); every card travels in the ``history`` trait, so the cap bounds each update's size.
+HISTORY_LIMIT = 30
 
 #: Placeholder host for a local image while only its validity is checked; never sent anywhere.
 _LOCAL_PLACEHOLDER = "https://local-image.invalid/"
@@ -179,7 +191,10 @@ class SeedanceForm(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._manager = manager
         self._jobs: list[Any] = []
+        #: The output folder's jobs from before this form (oldest first), shown after its own.
+        self._past: list[Any] = []
         self._by_id: dict[str, Any] = {}
+        self._twin = _share.StaticTwin("form")
         self._book = CardBook()
         self._job_images: dict[str, list[dict[str, Any]]] = {}
         self._image_bytes: dict[str, bytes] = {}
@@ -207,6 +222,7 @@ class SeedanceForm(anywidget.AnyWidget):
         self.on_msg(self._dispatch)
         self._refresh()
         self.backend = self._backend_label()
+        self._load_past()
 
     # ---- validation of parameters (Python assignments and the page alike) ----------------
     @traitlets.validate("duration", "aspect_ratio", "resolution")
@@ -291,7 +307,7 @@ class SeedanceForm(anywidget.AnyWidget):
     def _backend_label(self) -> str:
         """Where jobs go, without creating the default manager (it may spawn an emulator)."""
         if self._manager is None:
-            from seedance_widgets.jobs.backend import has_key
+            from seedance_widgets.backend import has_key
 
             if has_key():
                 return "the Seedance gateway (TOAPIS_API_KEY is set): jobs are billed"
@@ -310,6 +326,35 @@ class SeedanceForm(anywidget.AnyWidget):
             parts.append(spent + (f" of ${budget:.2f} budget" if budget is not None else ""))
         return " · ".join(parts)
 
+    def _load_past(self) -> None:
+        """Put the output folder's earlier jobs in the history (its newest ``HISTORY_LIMIT``).
+
+        Without a manager given, the default one is made only when its folder already has a ledger:
+        a form in a fresh folder creates nothing (and starts no emulator) until Generate.
+        """
+        manager = self._manager
+        if manager is None:
+            from seedance_widgets.engine.store import resolve_output_dir
+
+            if not (resolve_output_dir(None) / "ledger.jsonl").is_file():
+                return
+            manager = self.manager
+        past = sorted(manager.jobs(), key=_started)[-HISTORY_LIMIT:]
+        with self._lock:
+            for job in past:
+                self._past.append(job)
+                self._by_id[job.local_id] = job
+                self._book.update(job.snapshot())
+            self._publish()
+        for job in past:
+            self._unsubscribers.append(job.subscribe(self._on_snapshot))
+
+    @property
+    def past_jobs(self) -> list[Any]:
+        """The output folder's jobs from before this form that its history shows, oldest first."""
+        with self._lock:
+            return list(self._past)
+
     @property
     def request(self) -> GenerationRequest:
         """The request Generate would send (local images stand in as placeholders until uploaded)."""
@@ -324,7 +369,7 @@ class SeedanceForm(anywidget.AnyWidget):
     def manager(self) -> Any:
         """The JobManager jobs go to (the process-wide default unless one was given)."""
         if self._manager is None:
-            from seedance_widgets.jobs import default_manager
+            from seedance_widgets.engine import default_manager
 
             self._manager = default_manager()
         return self._manager
@@ -416,10 +461,18 @@ class SeedanceForm(anywidget.AnyWidget):
         del fields["image_with_roles"]
         job = self._submit(fields, images)
         self.backend = self._backend_label()  # the default manager exists now
+        self._adopt(job, images)
+        return job
+
+    def _adopt(self, job: Any, images: list[dict[str, Any]]) -> None:
+        """Put a job this form submitted at the top of its history and watch it."""
         with self._lock:
             known = job.local_id in self._by_id
-            if known:  # the engine handed back the same job (identical request): move it up
+            # The engine may hand back a job already shown (an identical request): move it up.
+            if job in self._jobs:
                 self._jobs.remove(job)
+            if job in self._past:
+                self._past.remove(job)
             self._jobs.append(job)
             self._by_id[job.local_id] = job
             self._job_images[job.local_id] = images
@@ -429,11 +482,29 @@ class SeedanceForm(anywidget.AnyWidget):
             self._unsubscribers.append(job.subscribe(self._on_snapshot))
             self._on_snapshot(job.snapshot())  # a change between the card above and subscribe
         self.error = ""
-        return job
+
+    def generate_again(self, job_id: str) -> Any:
+        """What a card's confirmed "Generate again (paid)" does: the job's settings and images with a
+        new seed, as a new paid task (``rerun``: never the saved copy). Returns the new Job."""
+        job = self._by_id.get(job_id)
+        if job is None:
+            raise ValidationError("job", job_id, "the id of one of this form's history cards")
+        kept = self._job_images.get(job_id)
+        images = self._image_inputs(kept) if kept is not None else None
+        new = generate_again(job, manager=self.manager, images=images)
+        self._adopt(new, [dict(img) for img in kept or []])
+        return new
+
+    def _image_inputs(self, images: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+        """Images the form kept, as ``submit(images=...)`` takes them."""
+        return [
+            (img["role"], img["url"] if img["kind"] == "url" else self._image_bytes[img["id"]])
+            for img in images
+        ]
 
     def _submit(self, fields: dict[str, Any], images: list[dict[str, Any]]) -> Any:
         """Hand the request and its images to the job engine, which uploads local files."""
-        from seedance_widgets.jobs import generate
+        from seedance_widgets.python_api import generate
 
         rerun = fields["seed"] is None  # a random seed asks for a new video each time
         return generate(**fields, **self._engine_images(images), rerun=rerun, manager=self.manager)
@@ -445,6 +516,7 @@ class SeedanceForm(anywidget.AnyWidget):
         if job is None or request is None:
             raise ValidationError("job", job_id, "the id of one of this form's jobs")
         seed = seed_used(job.snapshot())
+        images = self._images_of(job)
         with self.hold_trait_notifications():
             self.prompt = request.prompt
             self.duration = request.duration
@@ -457,16 +529,70 @@ class SeedanceForm(anywidget.AnyWidget):
                 self.seed_mode = "fixed"
             else:
                 self.seed_mode = "random"
-            self.images = [dict(img) for img in self._job_images.get(job_id, [])]
+            self.images = images
         self.error = ""
 
+    def _images_of(self, job: Any) -> list[dict[str, Any]]:
+        """A history job's images as form entries: the ones this form kept, else (an earlier job,
+        e.g. after a restart) its request's URLs and the engine's copies of its local files."""
+        kept = self._job_images.get(job.local_id)
+        if kept is not None:
+            return [dict(img) for img in kept]
+        # As the engine re-sends a job: its own record of the images when it has one (local files
+        # as bytes), else the URLs in the request.
+        sources: list[tuple[str, Any]] = job_images(self.manager, job)
+        if not sources:
+            request: GenerationRequest = job.request
+            sources = [(r.role, r.url) for r in request.image_with_roles]
+            sources += [("reference_image", url) for url in request.image_urls]
+        entries: list[dict[str, Any]] = []
+        for role, source in sources:
+            entry_id = uuid.uuid4().hex[:12]
+            if isinstance(source, (bytes, bytearray)):
+                data = bytes(source)
+                mime = sniff_image_type(data[:16]) or "image/png"
+                self._image_bytes[entry_id] = data
+                name = f"{role}.{mime.rsplit('/', 1)[-1]}"
+                entries.append(
+                    {
+                        "id": entry_id,
+                        "role": role,
+                        "kind": "file",
+                        "url": None,
+                        "name": name,
+                        "size": len(data),
+                        "mime": mime,
+                    }
+                )
+            else:
+                url = str(source)
+                entries.append(
+                    {
+                        "id": entry_id,
+                        "role": role,
+                        "kind": "url",
+                        "url": url,
+                        "name": url.rsplit("/", 1)[-1],
+                        "size": None,
+                        "mime": None,
+                    }
+                )
+        return entries
+
     # ---- engine -> page -------------------------------------------------------------------------
+    def _history_ids(self) -> list[str]:
+        """The history's jobs, newest first: this form's, then the folder's earlier ones."""
+        return [job.local_id for job in [*reversed(self._jobs), *reversed(self._past)]]
+
     def _publish(self) -> None:
-        cards = [self._card(job.local_id) for job in reversed(self._jobs)]
+        """Send the history (callers hold the lock) and bring the static twin up to date."""
+        cards = [self._card(local_id) for local_id in self._history_ids()]
+        own = self._card(self._jobs[-1].local_id) if self._jobs else None
         with self.hold_sync():
             self.history = cards
-            self.last_seed = cards[0]["seed_used"] if cards else None
+            self.last_seed = own["seed_used"] if own else None
             self.session = self._session_label()
+        self._publish_static()
 
     def _card(self, local_id: str) -> dict[str, Any]:
         card = self._book.get(local_id)
@@ -537,6 +663,7 @@ class SeedanceForm(anywidget.AnyWidget):
             MSG_COMPARE: lambda c, b: self._on_compare(c),
             MSG_COMPARE_CLOSE: lambda c, b: setattr(self, "compare", []),
             MSG_CANCEL: lambda c, b: self._on_cancel(c),
+            MSG_GENERATE_AGAIN: lambda c, b: self._on_generate_again(c),
             MSG_VIDEO_REQUEST: lambda c, b: self._videos.answer(c),
         }
 
@@ -581,6 +708,10 @@ class SeedanceForm(anywidget.AnyWidget):
             return
         self.send({"kind": MSG_IMAGE_RESPONSE, "id": image_id, "ok": True, "mime": entry["mime"]}, [data])
 
+    def _on_generate_again(self, content: dict[str, Any]) -> None:
+        # Sent only after the user confirmed the cost in the card (js/lib/job_card.js).
+        self.generate_again(str(content.get("id", "")))
+
     def _on_cancel(self, content: dict[str, Any]) -> None:
         job = self._by_id.get(str(content.get("id", "")))
         if job is not None:
@@ -589,6 +720,39 @@ class SeedanceForm(anywidget.AnyWidget):
     def _on_compare(self, content: dict[str, Any]) -> None:
         ids = content.get("ids")
         self.compare = [str(i) for i in ids] if isinstance(ids, list) else []
+
+    # ---- static twin (exports) -----------------------------------------------------------------
+    def _static_key(self) -> tuple[Any, ...]:
+        snaps = [self._book.snapshot(local_id) for local_id in self._history_ids()]
+        return tuple((s.local_id, s.state, s.sha256) for s in snaps)
+
+    def _static_html(self) -> str:
+        snaps = [self._book.snapshot(local_id) for local_id in self._history_ids()]
+        cards = [static_card_html(s, self._book.facts(s), compact=True) for s in snaps]
+        return static_history_html(cards)
+
+    def _publish_static(self) -> None:
+        """Update the twin when a history job changed state (never on progress ticks)."""
+        if not hasattr(self, "_kernel_parent") or not _share.in_kernel():
+            return
+        key = self._static_key()
+        if self._twin.wants(key):
+            self._twin.update(self._static_html(), {}, key)
+
+    def _ipython_display_(self, **_kwargs: Any) -> None:
+        """Inside a kernel: the live form and the static twin of its history (see ``_share``)."""
+        from IPython.display import display
+
+        bundle = super()._repr_mimebundle_()
+        if not _share.in_kernel():
+            if bundle is not None:
+                display(bundle[0], raw=True, metadata=bundle[1])
+            return
+        self._kernel_parent = KernelParent.capture()
+        with self._lock:
+            data, metadata = _share.live_bundle(bundle, "Seedance form", {})
+            display(data, raw=True, metadata=metadata)
+            self._twin.show(self._static_html(), {}, self._static_key())
 
     def close(self) -> None:
         # getattr: close() also runs from __del__ of a form whose __init__ raised early.
@@ -599,3 +763,24 @@ class SeedanceForm(anywidget.AnyWidget):
     def __repr__(self) -> str:
         state = "ready" if not self.invalid_reason else f"invalid: {self.invalid_reason}"
         return f"<SeedanceForm {len(self._jobs)} jobs, {state}>"
+
+
+def _started(job: Any) -> float:
+    """When a job began (for ordering the history): submitted, else finished, else 0."""
+    snap = job.snapshot()
+    return float(snap.submitted_at or snap.finished_at or 0.0)
+
+
+def static_history_html(cards: Sequence[str]) -> str:
+    """The form's history as plain HTML (its twin): the compact static cards, newest first."""
+    count = len(cards)
+    title = f"Seedance form · history ({count} job{'s' if count != 1 else ''})" if count else "Seedance form"
+    boxes = "".join(
+        f'<div style="border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:340px">{card}</div>'
+        for card in cards
+    )
+    return (
+        '<div class="seedance-form-static" style="font-family:sans-serif;font-size:13px;max-width:1100px">'
+        f'<div style="font-weight:600;margin:4px 0">{title}</div>'
+        f'<div style="display:flex;flex-wrap:wrap;gap:8px">{boxes}</div></div>'
+    )

@@ -1,7 +1,9 @@
 """``Gallery``: a labelled grid of players, one cell per job, rows and columns by parameter.
 
 Each cell holds the job's card (``_cards``: the same data, video server and static HTML as the
-JobView and the form's history).
+JobView and the form's history). Inside a kernel the gallery shows as the live widget plus a static
+twin (the table, with the videos) that exports with plain nbconvert (see ``_share``); a card's
+confirmed "Generate again (paid)" adds the new job to the grid.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any
 import anywidget
 import traitlets
 
-from seedance_widgets.api import GenerationRequest
+from seedance_widgets.api import GenerationRequest, SeedanceError
 from seedance_widgets.api.models import GRID_PARAMS
-from seedance_widgets.jobs.state import JobSnapshot, JobState
-from seedance_widgets.widgets import _display
+from seedance_widgets.engine.state import JobSnapshot, JobState
+from seedance_widgets.widgets import _display, _share
+from seedance_widgets.widgets._again import generate_again
 from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, static_card_html
-from seedance_widgets.widgets.messages import MSG_VIDEO_REQUEST
+from seedance_widgets.widgets.messages import MSG_GENERATE_AGAIN, MSG_VIDEO_REQUEST
 
 log = logging.getLogger("seedance_widgets.widgets")
 
@@ -87,9 +90,12 @@ class Gallery(anywidget.AnyWidget):
         cols: str | None = None,
         *,
         notebook_dir: str | Path | None = None,
+        manager: Any = None,
     ) -> None:
         """``notebook_dir``: the folder the static ``<video src>`` paths are relative to (default:
-        the working directory, which is the notebook's folder in Jupyter)."""
+        the working directory, which is the notebook's folder in Jupyter); ``manager``: the jobs'
+        JobManager, which "Generate again" submits to (default: the process's default manager)."""
+        self._manager = manager
         # Check before the widget opens a comm, so a bad name fails cleanly.
         _check_param("rows", rows)
         _check_param("cols", cols)
@@ -100,6 +106,7 @@ class Gallery(anywidget.AnyWidget):
         self._book = CardBook(self._notebook_dir)
         self._row_values: list[Any] = [None]
         self._col_values: list[Any] = [None]
+        self._twin = _share.StaticTwin("gallery")
         super().__init__(rows=rows, cols=cols)
         self._kernel_parent = KernelParent.capture()
         self._videos = VideoServer(self, self._by_id.get)
@@ -163,6 +170,7 @@ class Gallery(anywidget.AnyWidget):
         with self.hold_sync():
             self.cells = cells
             self.title = f"{done} of {len(cells)} done"
+        self._publish_static()
 
     def _on_snapshot(self, snapshot: JobSnapshot) -> None:
         # Called from the engine's threads: assign traits, nothing else.
@@ -176,13 +184,42 @@ class Gallery(anywidget.AnyWidget):
             self.error = f"Error while updating the grid: {type(exc).__name__}: {exc}"
 
     def _dispatch(self, _widget: Any, content: Any, _buffers: Sequence[Any]) -> None:
-        if not isinstance(content, dict) or content.get("kind") != MSG_VIDEO_REQUEST:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind not in (MSG_VIDEO_REQUEST, MSG_GENERATE_AGAIN):
             return  # unknown kinds are ignored (a newer page, or anywidget's own)
         try:
-            self._videos.answer(content)
+            if kind == MSG_VIDEO_REQUEST:
+                self._videos.answer(content)
+            else:  # sent only after the user confirmed the cost in the card
+                self._on_generate_again(str(content.get("id") or ""))
+        except SeedanceError as exc:
+            self.error = str(exc)
         except Exception as exc:
-            log.exception("Gallery: sending a video failed")
-            self.error = f"Error while sending a video: {type(exc).__name__}: {exc}"
+            log.exception("Gallery: %s failed", kind)
+            self.error = f"Error while handling {kind}: {type(exc).__name__}: {exc}"
+
+    def _on_generate_again(self, job_id: str) -> None:
+        job = self._by_id.get(job_id)
+        if job is None:
+            raise SeedanceError(f"no job {job_id!r} in this gallery")
+        self.generate_again(job)
+
+    def generate_again(self, job: Any) -> Any:
+        """What a card's confirmed "Generate again (paid)" does: submit ``job``'s settings with a new
+        seed as a new, paid task, and add the new job to the grid. Returns the new Job."""
+        new = generate_again(job, manager=self._manager)
+        with self._lock:
+            if new.local_id in self._by_id:
+                return new
+            self._jobs.append(new)
+            self._by_id[new.local_id] = new
+            self._book.update(new.snapshot())
+            self._layout()
+            self._publish()
+        self._unsubscribers.append(new.subscribe(self._on_snapshot))
+        self._on_snapshot(new.snapshot())
+        self.error = ""
+        return new
 
     def close(self) -> None:
         for unsubscribe in getattr(self, "_unsubscribers", []):
@@ -193,24 +230,56 @@ class Gallery(anywidget.AnyWidget):
         return f"<Gallery of {len(self._jobs)} jobs, rows={self.rows!r}, cols={self.cols!r}: {self.title}>"
 
     # ---- static forms (nbconvert, GitHub, a terminal: wherever the widget cannot render) ----------
+    def _static_parts(self) -> tuple[str, str]:
+        """The gallery as text (title + one line per job) and as an HTML table."""
+        with self._lock:
+            snaps = [(self._position(job), self._book.snapshot(job.local_id)) for job in self._jobs]
+            row_labels, col_labels, title = list(self.row_labels), list(self.col_labels), self.title
+        text = "\n".join([f"Seedance gallery: {title}", *(_display.text_line(snap) for _, snap in snaps)])
+        cards = [(where, self._static_card(snap)) for where, snap in snaps]
+        html = static_gallery_html(
+            cards, row_labels if self.rows else [], col_labels if self.cols else [], title
+        )
+        return text, html
+
     def _repr_mimebundle_(self, **_kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """The widget view plus text/html (a table of the cells) and text/plain fallbacks."""
-        with self._lock:
-            snaps = [(self._position(job), job.snapshot()) for job in self._jobs]
-            row_labels, col_labels, title = list(self.row_labels), list(self.col_labels), self.title
         data: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         widget = super()._repr_mimebundle_()
         if widget is not None:
             data, metadata = dict(widget[0]), dict(widget[1] or {})
-        data["text/plain"] = "\n".join(
-            [f"Seedance gallery: {title}", *(_display.text_line(snap) for _, snap in snaps)]
-        )
-        cards = [(where, self._static_card(snap)) for where, snap in snaps]
-        data["text/html"] = static_gallery_html(
-            cards, row_labels if self.rows else [], col_labels if self.cols else [], title
-        )
+        data["text/plain"], data["text/html"] = self._static_parts()
         return data, metadata
+
+    def _static_key(self) -> tuple[Any, ...]:
+        with self._lock:
+            snaps = [self._book.snapshot(job.local_id) for job in self._jobs]
+            return (self.rows, self.cols, tuple((s.local_id, s.state, s.sha256) for s in snaps))
+
+    def _ipython_display_(self, **_kwargs: Any) -> None:
+        """Inside a kernel: the live widget and its static twin (see ``_share``); else one bundle."""
+        from IPython.display import display
+
+        if not _share.in_kernel():
+            data, metadata = self._repr_mimebundle_()
+            display(data, raw=True, metadata=metadata)
+            return
+        self._kernel_parent = KernelParent.capture()
+        _share.show_backend_notice_once()
+        with self._lock:
+            text = f"Seedance gallery of {len(self._jobs)} jobs"
+            data, metadata = _share.live_bundle(super()._repr_mimebundle_(), text, {})
+            display(data, raw=True, metadata=metadata)
+            self._twin.show(self._static_parts()[1], {}, self._static_key())
+
+    def _publish_static(self) -> None:
+        """Update the twin when a job changed state (never on progress ticks); callers hold the lock."""
+        if not _share.in_kernel():
+            return
+        key = self._static_key()
+        if self._twin.wants(key):
+            self._twin.update(self._static_parts()[1], {}, key)
 
     def _static_card(self, snap: JobSnapshot) -> str:
         return static_card_html(snap, self._book.facts(snap), notebook_dir=self._notebook_dir, compact=True)

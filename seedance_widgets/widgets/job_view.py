@@ -14,6 +14,11 @@ update_display from a worker. ``update_display_data`` is matched to outputs by `
 JupyterLab, Notebook 7, VS Code and nbclient, never appended to the running cell, so it is safe
 from a thread on ipykernel 6 and 7 (with the parent fix above for 7.0.0). We send it once, when the
 job becomes final, and only inside a kernel (in a terminal IPython it would print into the prompt).
+
+Sharing. Inside a kernel the view shows as two outputs: the live widget and its static twin (the
+card as HTML, with the video), which exports with plain ``jupyter nbconvert --to html`` and which
+JupyterLab hides; ``_share`` explains why. The twin is updated by display id on every state change
+of the job (and of the jobs made from it with "Generate again"), never on progress ticks.
 """
 
 from __future__ import annotations
@@ -30,20 +35,22 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from seedance_widgets.jobs.job import Job
-from seedance_widgets.jobs.state import JobSnapshot, JobState
+from seedance_widgets.api import SeedanceError
+from seedance_widgets.engine.job import Job
+from seedance_widgets.engine.state import JobSnapshot, JobState
 
-from . import _display
+from . import _display, _share
+from ._again import generate_again
 from ._cards import CARD_FIELDS, CardBook, KernelParent, VideoServer, current_kernel, static_card_html
-from .messages import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
+from .messages import MSG_CANCEL, MSG_GENERATE_AGAIN, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
 
-__all__ = ["MSG_CANCEL", "MSG_VIDEO_REQUEST", "MSG_VIDEO_RESPONSE", "JobView"]
+__all__ = ["MSG_CANCEL", "MSG_GENERATE_AGAIN", "MSG_VIDEO_REQUEST", "MSG_VIDEO_RESPONSE", "JobView"]
 
 log = logging.getLogger("seedance_widgets.widgets")
 
 
 class JobView(anywidget.AnyWidget):
-    """A live view of one :class:`~seedance_widgets.jobs.Job`.
+    """A live view of one :class:`~seedance_widgets.engine.Job`.
 
     Shows the prompt, status, a progress bar with ETA and elapsed time, the cost estimate and a
     cancel button; when done, the video (fetched from the kernel as binary messages, so it plays
@@ -55,7 +62,9 @@ class JobView(anywidget.AnyWidget):
     _css = _display.bundle("job_view.css")
 
     local_id = t.Unicode("", help="The job's local id (the ledger's key).").tag(sync=True)
-    state = t.Unicode(JobState.INTENT, help="The job state (seedance_widgets.jobs.JobState).").tag(sync=True)
+    state = t.Unicode(JobState.INTENT, help="The job state (seedance_widgets.engine.JobState).").tag(
+        sync=True
+    )
     status_text = t.Unicode("", help="Short status for people: 'Generating · 42%', 'Done in 2:41'.").tag(
         sync=True
     )
@@ -110,21 +119,35 @@ class JobView(anywidget.AnyWidget):
     callback_error = t.Unicode(
         "", help="The last error raised while handling a front-end message or a job update."
     ).tag(sync=True)
+    again = t.List(
+        t.Dict(),
+        help="Cards of the jobs made from this card with 'Generate again (paid)', newest first "
+        "(the card's data plus id and seed_used).",
+    ).tag(sync=True)
 
-    def __init__(self, job: Job, *, embed: bool = False, notebook_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, job: Job, *, embed: bool = False, notebook_dir: str | Path | None = None, manager: Any = None
+    ) -> None:
         """Watch ``job``. ``embed`` keeps the video bytes in the saved notebook; ``notebook_dir`` is
         the folder the static ``<video src>`` is made relative to (default: the working directory,
-        which is the notebook's folder in Jupyter)."""
+        which is the notebook's folder in Jupyter); ``manager`` is the job's JobManager, which
+        "Generate again" submits to (default: the process's default manager)."""
         if not isinstance(job, Job):
             raise TypeError(f"JobView needs a seedance_widgets Job, got {type(job).__name__}")
         self._job = job
+        self._manager = manager
         self._notebook_dir = Path(notebook_dir) if notebook_dir is not None else Path.cwd()
         self._display_id = f"seedance-job-{job.local_id}-{uuid.uuid4().hex[:8]}"
         self._displayed = False
         self._final_published = False
         self._lock = threading.RLock()
         self._book = CardBook(self._notebook_dir)
-        self._videos = VideoServer(self, lambda _job_id: self._job)
+        self._twin = _share.StaticTwin(f"job-{job.local_id}")
+        #: Jobs made from this card with "Generate again", newest first, and their cards.
+        self._again_jobs: list[Job] = []
+        self._again_book = CardBook(self._notebook_dir)
+        self._again_unsubscribers: list[Callable[[], None]] = []
+        self._videos = VideoServer(self, self._find)
         self._kernel_parent = KernelParent.capture()
         # The comm opens with the job's whole state: the front-end never draws an empty card.
         first = job.snapshot()
@@ -139,9 +162,11 @@ class JobView(anywidget.AnyWidget):
 
     # ---- construction helpers ----------------------------------------------------------------
     @classmethod
-    def for_job(cls, job: Job, *, embed: bool = False, notebook_dir: str | Path | None = None) -> JobView:
+    def for_job(
+        cls, job: Job, *, embed: bool = False, notebook_dir: str | Path | None = None, manager: Any = None
+    ) -> JobView:
         """The view for ``job`` (what a Job shows as when it is a cell's last value)."""
-        return cls(job, embed=embed, notebook_dir=notebook_dir)
+        return cls(job, embed=embed, notebook_dir=notebook_dir, manager=manager)
 
     @property
     def job(self) -> Job:
@@ -160,7 +185,7 @@ class JobView(anywidget.AnyWidget):
             self._apply(snap)
             if snap.is_final:
                 self._stop_watching()
-                self._publish_final_static()
+            self._publish_static()
         except Exception as exc:
             self._report_error("updating the view", exc)
 
@@ -187,6 +212,8 @@ class JobView(anywidget.AnyWidget):
         """Close the widget and stop observing the job (the job itself carries on)."""
         if hasattr(self, "_lock"):  # not when __init__ failed (ipywidgets' __del__ calls close)
             self._stop_watching()
+            for unsubscribe in getattr(self, "_again_unsubscribers", []):
+                unsubscribe()
         super().close()
 
     def _stop_watching(self) -> None:
@@ -207,17 +234,72 @@ class JobView(anywidget.AnyWidget):
             self._report_error(f"handling {kind!r}", exc)
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
-        return {MSG_CANCEL: self._handle_cancel, MSG_VIDEO_REQUEST: self._handle_video_request}
+        return {
+            MSG_CANCEL: self._handle_cancel,
+            MSG_VIDEO_REQUEST: self._handle_video_request,
+            MSG_GENERATE_AGAIN: self._handle_generate_again,
+        }
 
-    def _handle_cancel(self, _content: dict[str, Any]) -> None:
-        self._job.cancel()
+    def _handle_cancel(self, content: dict[str, Any]) -> None:
+        job = self._find(str(content.get("id") or ""))
+        if job is not None:
+            job.cancel()
+
+    def _handle_generate_again(self, content: dict[str, Any]) -> None:
+        # Sent only after the user confirmed the cost in the card (js/lib/job_card.js).
+        job_id = str(content.get("id") or "")
+        source = self._find(job_id)
+        if source is None:
+            raise SeedanceError(f"no job {job_id!r} in this view")
+        self.generate_again(source)
 
     def _handle_video_request(self, content: dict[str, Any]) -> None:
         self._videos.answer(content)
 
-    def video_messages(self, request_id: str) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    def video_messages(
+        self, request_id: str, job_id: str = ""
+    ) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
         """The replies to one video request: chunks of the MP4 file, or one error reply."""
-        return self._videos.messages(request_id)
+        return self._videos.messages(request_id, job_id)
+
+    # ---- generate again --------------------------------------------------------------------
+    def _find(self, job_id: str) -> Job | None:
+        """This view's job ("" or its id) or one made from it with "Generate again"."""
+        if not job_id or job_id == self._job.local_id:
+            return self._job
+        with self._lock:
+            return next((job for job in self._again_jobs if job.local_id == job_id), None)
+
+    @property
+    def again_jobs(self) -> list[Job]:
+        """The jobs made from this card with "Generate again", newest first."""
+        with self._lock:
+            return list(self._again_jobs)
+
+    def generate_again(self, job: Job | None = None) -> Job:
+        """What the card's confirmed "Generate again (paid)" does: submit ``job``'s settings (default:
+        this view's job) with a new seed as a new, paid task. The new job's card shows under this one."""
+        new = generate_again(job or self._job, manager=self._manager)
+        with self._lock:
+            known = any(j.local_id == new.local_id for j in self._again_jobs)
+            if not known:
+                self._again_book.update(new.snapshot())
+                self._again_jobs.insert(0, new)
+        if not known:
+            self._again_unsubscribers.append(new.subscribe(self._on_again_snapshot))
+        self._on_again_snapshot(new.snapshot())
+        return new
+
+    def _on_again_snapshot(self, snap: JobSnapshot) -> None:
+        """Observer of the jobs made with "Generate again" (engine threads): assign traits only."""
+        try:
+            self._kernel_parent.ensure_in_this_thread()
+            with self._lock:
+                self._again_book.update(snap)
+                self.again = [self._again_book.get(job.local_id) for job in self._again_jobs]
+            self._publish_static()
+        except Exception as exc:
+            self._report_error("updating a new job's card", exc)
 
     def _report_error(self, doing: str, exc: BaseException) -> None:
         """Show the error under the widget and log it: never swallowed, never raised into the engine."""
@@ -231,15 +313,16 @@ class JobView(anywidget.AnyWidget):
         with self._lock:
             return self._last or self._job.snapshot()
 
-    def _static_bundle(self, snap: JobSnapshot) -> tuple[dict[str, str], dict[str, Any]]:
+    def _metadata(self, snap: JobSnapshot) -> dict[str, Any]:
+        return {_display.PROVENANCE_KEY: _display.provenance(snap, self._book.facts(snap))}
+
+    def _card_html(self, snap: JobSnapshot) -> str:
         facts = self._book.facts(snap)
-        data = {
-            "text/plain": _display.text_line(snap),
-            "text/html": static_card_html(
-                snap, facts, notebook_dir=self._notebook_dir, embed=bool(self.embed)
-            ),
-        }
-        return data, {_display.PROVENANCE_KEY: _display.provenance(snap, facts)}
+        return static_card_html(snap, facts, notebook_dir=self._notebook_dir, embed=bool(self.embed))
+
+    def _static_bundle(self, snap: JobSnapshot) -> tuple[dict[str, str], dict[str, Any]]:
+        data = {"text/plain": _display.text_line(snap), "text/html": self._card_html(snap)}
+        return data, self._metadata(snap)
 
     def _bundle_of(self, snap: JobSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
         widget = super()._repr_mimebundle_()
@@ -250,39 +333,83 @@ class JobView(anywidget.AnyWidget):
             metadata = {**(widget_metadata or {}), **metadata}
         return data, metadata
 
+    def _live_bundle(self, snap: JobSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Inside a kernel: the widget view and the text line (the twin carries the HTML)."""
+        return _share.live_bundle(super()._repr_mimebundle_(), _display.text_line(snap), self._metadata(snap))
+
+    def _twin_html(self, snap: JobSnapshot) -> str:
+        """The static twin: the card, then the cards of the jobs made from it with "Generate again"."""
+        html = self._card_html(snap)
+        with self._lock:
+            again = [self._again_book.snapshot(job.local_id) for job in self._again_jobs]
+        if not again:
+            return html
+        cards = "".join(
+            static_card_html(s, self._again_book.facts(s), notebook_dir=self._notebook_dir, compact=True)
+            for s in again
+        )
+        return (
+            f'{html}\n<div class="seedance-again-static" style="margin:6px 0 0 16px;font-family:sans-serif">'
+            f'<div style="font-size:12px;color:#666">Generated again</div>{cards}</div>'
+        )
+
+    def _twin_key(self, snap: JobSnapshot) -> tuple[Any, ...]:
+        with self._lock:
+            again = tuple(
+                (job.local_id, self._again_book.snapshot(job.local_id).state) for job in self._again_jobs
+            )
+        return (snap.state, snap.sha256, again)
+
     def _repr_mimebundle_(self, **_kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """The widget view plus text/html and text/plain fallbacks; provenance in the metadata."""
         return self._bundle_of(self._snapshot())
 
     def _ipython_display_(self, **_kwargs: Any) -> None:
-        """Display with our display id, so the static parts can be made final later."""
+        """Display with our display id, so the static parts can be made final later; inside a
+        kernel as the live output plus its static twin (see ``_share``)."""
         from IPython.display import display
 
         self._kernel_parent = KernelParent.capture()
         snap = self._snapshot()
-        data, metadata = self._bundle_of(snap)
+        if not _share.in_kernel():
+            data, metadata = self._bundle_of(snap)
+            display(data, raw=True, metadata=metadata, display_id=self._display_id)
+            return
+        _share.show_backend_notice_once()
+        data, metadata = self._live_bundle(snap)
         display(data, raw=True, metadata=metadata, display_id=self._display_id)
+        self._twin.show(self._twin_html(snap), self._metadata(snap), self._twin_key(snap))
         with self._lock:
             self._displayed = True
             self._final_published = self._final_published or snap.is_final
         # The job may have ended while we displayed a non-final bundle: make it final now.
-        self._publish_final_static()
+        self._publish_static()
 
-    def _publish_final_static(self) -> None:
-        """Replace every display of this view with the final bundle (so a saved notebook holds the
-        video and the details, not a frozen progress bar). Runs once: from the engine's thread when
-        the job ends after display, or from _ipython_display_ when it ended during display."""
+    def _publish_static(self) -> None:
+        """Bring every display of this view up to date: the live output's text line once, when the
+        job is final (so a saved notebook does not say "running"), and the twin whenever the job or
+        a job made from it changed state. From the engine's threads or the main thread."""
         if current_kernel() is None:
             return
-        with self._lock:
-            snap = self._snapshot()
-            if not self._displayed or self._final_published or not snap.is_final:
-                return
-            self._final_published = True
         from IPython.display import update_display
 
-        data, metadata = self._bundle_of(snap)
-        update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
+        with self._lock:
+            snap = self._snapshot()
+            if not self._displayed:
+                return
+            if snap.is_final and not self._final_published:
+                self._final_published = True
+                data, metadata = self._live_bundle(snap)
+                update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
+            # Under the lock: two engine threads never send their twins out of order.
+            key = self._twin_key(snap)
+            if self._twin.wants(key):
+                self._twin.update(self._twin_html(snap), self._metadata(snap), key)
+
+    @property
+    def static_display_id(self) -> str:
+        """The display id of the static twin (inside a kernel)."""
+        return self._twin.display_id
 
     def __repr__(self) -> str:
         return f"<JobView {_display.text_line(self._snapshot())}>"

@@ -16,6 +16,9 @@ MSG_VIDEO_REQUEST: Final = "video-request"
 #: kernel -> page: ``{kind, id, chunk, chunks, size, mime, sha256}`` + 1 buffer per chunk, or
 #: ``{kind, id, error}``.
 MSG_VIDEO_RESPONSE: Final = "video-response"
+#: page -> kernel: the user confirmed "Generate again (paid)" in the card: submit the job's settings
+#: with a new seed as a new task (``{kind, id}``, id = the job's local id; a JobView may omit it).
+MSG_GENERATE_AGAIN: Final = "generate-again"
 
 # ---- the form ---------------------------------------------------------------------------------
 #: page -> kernel: submit what the page shows (``{kind, seq, params}``).

@@ -22,7 +22,7 @@ from api_support import SECRET_KEY, SMALL, image_bytes, wait_until_final
 from hostile_server import Hostile, Seen, head, reply, trickling_forever
 
 import seedance_widgets.api.errors as errors_module
-from seedance_widgets.api import RetryPolicy, SeedanceClient
+from seedance_widgets.api import GenerationRequest, RetryPolicy, SeedanceClient, request_cost_usd
 from seedance_widgets.api.errors import (
     APIError,
     AuthenticationError,
@@ -32,6 +32,7 @@ from seedance_widgets.api.errors import (
     DownloadError,
     InvalidKeyError,
     MissingKeyError,
+    NoEstimateError,
     NotFoundError,
     QuotaError,
     RateLimitError,
@@ -176,6 +177,19 @@ SCENARIOS: dict[str, tuple[type[BaseException], Callable[[Ctx], Any]]] = {
         URLExpiredError,
         lambda ctx: ctx.client.download("/files/videos/task_vid_gone.mp4", ctx.tmp / "v.mp4"),
     ),
+    "no-estimate-for-4k": (
+        NoEstimateError,
+        lambda ctx: request_cost_usd(GenerationRequest("p", model="seedance-2", resolution="4k")),
+    ),
+    "find-by-business-id-404-not-the-gateways-echoing-the-key": (
+        NotFoundError,
+        lambda ctx: hostile_client(ctx, echo_in(404)).find_by_business_id("intent-1"),
+    ),
+    "last-frame-not-an-image-echoing-the-key": (
+        DownloadError,
+        lambda ctx: hostile_client(ctx, echo_in(200)).download_image("/f.png", ctx.tmp / "f.png"),
+    ),
+    "upload-video-not-a-video": (ValidationError, lambda ctx: ctx.client.upload_video(b"not a video at all")),
     "video-403-echoing-the-key": (
         URLExpiredError,
         lambda ctx: hostile_client(ctx, echo_in(403)).download("/v.mp4", ctx.tmp / "v.mp4"),

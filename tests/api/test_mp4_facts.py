@@ -9,7 +9,7 @@ import pytest
 
 from seedance_widgets.api import output_size
 from seedance_widgets.api.media import mp4_facts
-from seedance_widgets.emulator.render import RenderSpec, render_mp4
+from seedance_widgets.emulator.mp4 import RenderSpec, render_mp4
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,11 @@ from seedance_widgets.api import OUTPUT_SIZES
 EMULATOR_SPEED = 1.0
 # The form's manager is told the emulator's pace (JobManager.time_scale, the engine's documented
 # knob for emulators), so a 5 s task is polled often enough to show its progress.
+# Each notebook has its own output folder: a new form lists its folder's past jobs (issue 15).
 FORM_CELL = """\
-from seedance_widgets.jobs import JobManager
+from seedance_widgets.engine import JobManager
 from seedance_widgets.widgets import SeedanceForm
-form = SeedanceForm(manager=JobManager(time_scale=4.0))
+form = SeedanceForm(manager=JobManager(output_dir={out!r}, time_scale=4.0))
 form"""
 PY_STATE_CELL = "print('prompt=' + form.prompt)\nprint('jobs=%d' % len(form.jobs))"
 JOB_TIMEOUT_MS = 90_000
@@ -45,7 +46,7 @@ def first_frame_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _open_form(page: Page, jupyter: JupyterServer, ui: str, name: str) -> tuple[NotebookPage, Locator]:
     page.set_viewport_size(TALL)
-    write_notebook(jupyter.root_dir / name, [FORM_CELL, PY_STATE_CELL])
+    write_notebook(jupyter.root_dir / name, [FORM_CELL.format(out=f"out-{Path(name).stem}"), PY_STATE_CELL])
     nb = NotebookPage(page, jupyter, ui, name).open()
     nb.run_cell(0)
     form = nb.outputs(0).locator(".seedance-form")
@@ -158,8 +159,9 @@ def dark_theme(jupyter: JupyterServer) -> Iterator[None]:
 def test_form_dark_theme(ui: str, jupyter: JupyterServer, page: Page, dark_theme: None) -> None:
     name = f"form-dark-{ui}.ipynb"
     cells = [
-        "from seedance_widgets.jobs import JobManager\nfrom seedance_widgets.widgets import SeedanceForm\n"
-        "form = SeedanceForm(manager=JobManager(time_scale=4.0), prompt='Night market in the rain, "
+        "from seedance_widgets.engine import JobManager\nfrom seedance_widgets.widgets import SeedanceForm\n"
+        f"form = SeedanceForm(manager=JobManager(output_dir='out-dark-{ui}', time_scale=4.0), "
+        "prompt='Night market in the rain, "
         "neon signs reflected in puddles', duration=6, aspect_ratio='21:9', resolution='480p')\n"
         "form.generate()\nform",
     ]

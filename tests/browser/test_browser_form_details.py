@@ -5,6 +5,8 @@ summary under the form."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers.browser import NotebookPage
 from helpers.jupyter_server import UIS, JupyterServer
@@ -12,17 +14,18 @@ from helpers.notebooks import write_notebook
 from playwright.sync_api import Page, expect
 
 EMULATOR_SPEED = 4.0
+# Each notebook has its own output folder: a new form lists its folder's past jobs (issue 15).
 FORM_CELL = """\
-from seedance_widgets.jobs import JobManager
+from seedance_widgets.engine import JobManager
 from seedance_widgets.widgets import SeedanceForm
-form = SeedanceForm(manager=JobManager(time_scale=4.0), duration=4, resolution="480p")
+form = SeedanceForm(manager=JobManager(output_dir={out!r}, time_scale=4.0), duration=4, resolution="480p")
 form"""
 CHECK_CELL = "print('jobs=%d prompt=%s' % (len(form.jobs), form.jobs[0].request.prompt))"
 
 
 def _open(page: Page, jupyter: JupyterServer, ui: str, name: str, width: int) -> NotebookPage:
     page.set_viewport_size({"width": width, "height": 1000})
-    write_notebook(jupyter.root_dir / name, [FORM_CELL, CHECK_CELL])
+    write_notebook(jupyter.root_dir / name, [FORM_CELL.format(out=f"out-{Path(name).stem}"), CHECK_CELL])
     nb = NotebookPage(page, jupyter, ui, name).open()
     nb.run_cell(0)
     return nb

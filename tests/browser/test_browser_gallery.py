@@ -17,7 +17,7 @@ EMULATOR_SPEED = 4.0
 PROMPTS = ("a fox in the snow", "a paper boat at dawn")
 GRID_CELL = f"""\
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.jobs import JobManager
+from seedance_widgets.engine import JobManager
 from seedance_widgets.widgets import Gallery
 manager = JobManager(time_scale=4.0)
 jobs = [manager.submit(GenerationRequest(prompt=p, seed=s, duration=4, resolution="480p"))

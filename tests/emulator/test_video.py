@@ -27,7 +27,7 @@ from emu_support import (
 
 from seedance_widgets.api import OUTPUT_SIZES
 from seedance_widgets.emulator import Emulator, EmulatorConfig
-from seedance_widgets.emulator.render import RenderSpec, render_mp4
+from seedance_widgets.emulator.mp4 import RenderSpec, render_mp4
 
 ALL_SIZES = [(res, ratio) for res, ratios in OUTPUT_SIZES.items() for ratio in ratios]
 

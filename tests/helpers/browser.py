@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from playwright.sync_api import Browser, Locator, Page, Playwright, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .jupyter_server import JupyterServer
@@ -215,3 +215,37 @@ def wait_video_playable(video: Locator, timeout_ms: float = PAGE_TIMEOUT_MS) -> 
     video.page.wait_for_function("v => v.readyState >= 3", arg=handle, timeout=timeout_ms)
     facts = video.evaluate("v => ({readyState: v.readyState, width: v.videoWidth, height: v.videoHeight})")
     return dict(facts)
+
+
+def open_offline(browser: Browser) -> tuple[Page, list[str]]:
+    """A page in a new context whose every http(s) request is aborted (CDNs included), for exported
+    HTML files opened from disk; returns it and the URLs it tried. Close it with page.context.close()."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
+    blocked: list[str] = []
+
+    def abort(route: Route) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^https?://"), abort)
+    return context.new_page(), blocked
+
+
+def play_every_video(page: Page, timeout_ms: float = PAGE_TIMEOUT_MS) -> list[dict[str, object]]:
+    """Start each `<video>` of the page muted (as a click on play would) and wait until it has data
+    (readyState >= 2) or fails. Returns, per video, its readyState, videoWidth, error code and
+    currentSrc (the first 200 characters)."""
+    videos = page.locator("video")
+    facts: list[dict[str, object]] = []
+    for i in range(videos.count()):
+        video = videos.nth(i)
+        handle = video.element_handle()
+        video.evaluate("v => { v.muted = true; return v.play().catch(() => undefined); }")
+        page.wait_for_function("v => v.readyState >= 2 || v.error !== null", arg=handle, timeout=timeout_ms)
+        facts.append(
+            video.evaluate(
+                "v => ({ready: v.readyState, width: v.videoWidth, error: v.error && v.error.code, "
+                "src: v.currentSrc.slice(0, 200)})"
+            )
+        )
+    return facts

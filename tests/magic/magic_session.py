@@ -12,7 +12,7 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from seedance_widgets.magic import engine
+from seedance_widgets.magic import link
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -69,5 +69,5 @@ def make_session(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
         yield session
     finally:
         shell.run_cell("%unload_ext seedance_widgets", store_history=False)
-        engine.shutdown_managers()
+        link.shutdown_managers()
         InteractiveShell.clear_instance()

@@ -9,8 +9,8 @@ import pytest
 from IPython.core.error import UsageError
 from magic_session import Session, make_session
 
+from seedance_widgets.backend import backend_notice
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs.backend import backend_notice
 
 SECRET = "sk-magic-test-5f1e9c0d7a3b-DO-NOT-SHOW"
 

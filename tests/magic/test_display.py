@@ -6,9 +6,9 @@ import pytest
 from IPython.core.error import UsageError
 from magic_session import Session
 
-import seedance_widgets.jobs.job
-import seedance_widgets.jobs.state
-from seedance_widgets.jobs import DryRun, Job
+import seedance_widgets.engine.job
+import seedance_widgets.engine.state
+from seedance_widgets.engine import DryRun, Job
 from seedance_widgets.magic.display import DRY_RUN_TYPE, JOB_TYPE
 
 
@@ -58,9 +58,9 @@ def test_dry_run_is_printed_once_per_cell(ip: Session) -> None:
 
 
 def test_formatter_names_match_the_engine_types() -> None:
-    assert getattr(seedance_widgets.jobs.job, JOB_TYPE[1]) is Job
+    assert getattr(seedance_widgets.engine.job, JOB_TYPE[1]) is Job
     assert Job.__module__ == JOB_TYPE[0]
-    assert getattr(seedance_widgets.jobs.state, DRY_RUN_TYPE[1]) is DryRun
+    assert getattr(seedance_widgets.engine.state, DRY_RUN_TYPE[1]) is DryRun
     assert DryRun.__module__ == DRY_RUN_TYPE[0]
 
 

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from magic_session import Session
 
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.magic import engine
+from seedance_widgets.magic import link
 
 CASES = [
     ("%seedance -r 5:4 a cat", "16:9, 9:16, 1:1, 4:3, 3:4, 21:9"),
@@ -104,7 +104,7 @@ def test_a_sweep_over_the_budget_is_refused_whole_before_anything_is_sent(
     assert ip.widget_ids() == []
     assert (emu_env.stats()["create"], emu_env.stats()["upload"]) == (0, 0)
     magics = ip.shell.magics_manager.registry["SeedanceMagics"]
-    manager = engine.manager_for(magics.settings)
+    manager = link.manager_for(magics.settings)
     assert manager.jobs() == []
     assert manager.spent_usd == 0
 

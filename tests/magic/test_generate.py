@@ -8,7 +8,7 @@ import pytest
 from magic_session import Session
 
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs import DryRun, Job, JobState
+from seedance_widgets.engine import DryRun, Job, JobState
 from seedance_widgets.magic.display import SweepList
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from magic_session import Session
 
 from seedance_widgets.emulator import Emulator, EmulatorConfig
-from seedance_widgets.jobs import BaselinePolicy, Job, JobState
-from seedance_widgets.magic import engine
+from seedance_widgets.engine import BaselinePolicy, Job, JobState
+from seedance_widgets.magic import link
 
 ASK = "%seedance --resolution 480p -d 4 a kite over the dunes"
 
 
 def managers_of(folder: Path) -> list[object]:
-    return [m for m in engine.known_managers() if m.store.root == folder.resolve()]
+    return [m for m in link.known_managers() if m.store.root == folder.resolve()]
 
 
 def test_a_setting_change_between_two_asks_keeps_one_manager_and_one_task(
@@ -26,12 +26,12 @@ def test_a_setting_change_between_two_asks_keeps_one_manager_and_one_task(
     first = ip.run(ASK)
     assert isinstance(first, Job)
     magics = ip.shell.magics_manager.registry["SeedanceMagics"]
-    manager = engine.manager_for(magics.settings)
+    manager = link.manager_for(magics.settings)
     ip.run("%config Seedance.budget_usd = 5")
     ip.run("%config Seedance.poll_policy = 'baseline'")
     second = ip.run(ASK)
     assert second is first  # in flight: the same job, not a second task
-    assert engine.manager_for(magics.settings) is manager
+    assert link.manager_for(magics.settings) is manager
     assert managers_of(tmp_outputs) == [manager]
     # The settings became the one manager's.
     assert manager.budget_usd == 5
@@ -43,7 +43,7 @@ def test_a_setting_change_between_two_asks_keeps_one_manager_and_one_task(
     assert third.snapshot().from_cache
     assert emu_env.stats()["create"] == 1
     ip.run("%config Seedance.budget_usd = None")
-    assert engine.manager_for(magics.settings) is manager  # settings apply at the next %seedance
+    assert link.manager_for(magics.settings) is manager  # settings apply at the next %seedance
     assert manager.budget_usd is None
 
 

@@ -11,7 +11,7 @@ from magic_session import Session
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs import Job, JobManager, JobState
+from seedance_widgets.engine import Job, JobManager, JobState
 from seedance_widgets.magic.tables import JobTable, SettingsTable
 
 
@@ -92,7 +92,7 @@ def test_config_shows_settings_and_only_whether_a_key_is_set(ip: Session, emu_en
 def test_default_settings_share_the_process_manager(
     ip: Session, tmp_outputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from seedance_widgets.jobs import default_manager, set_default_manager
+    from seedance_widgets.engine import default_manager, set_default_manager
 
     monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(tmp_outputs))
     ip.run("%config Seedance.output_dir = None")
@@ -114,8 +114,8 @@ def test_default_settings_share_the_process_manager(
 def test_engine_settings_shape_the_manager(
     ip: Session, emu_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from seedance_widgets.jobs import BaselinePolicy
-    from seedance_widgets.magic import engine
+    from seedance_widgets.engine import BaselinePolicy
+    from seedance_widgets.magic import link
 
     monkeypatch.setenv("SEEDANCE_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
     ip.run(f"%config Seedance.base_url = {emu_env.base_url!r}")
@@ -123,7 +123,7 @@ def test_engine_settings_shape_the_manager(
     ip.run(f"%config Seedance.output_dir = {str(tmp_path / 'other')!r}")
     ip.run("%config Seedance.budget_usd = 5.0")
     magics = ip.shell.magics_manager.registry["SeedanceMagics"]
-    manager = engine.manager_for(magics.settings)
+    manager = link.manager_for(magics.settings)
     assert isinstance(manager.poll_policy, BaselinePolicy)
     assert manager.budget_usd == 5.0
     assert manager.client.base_url == emu_env.base_url
@@ -132,8 +132,8 @@ def test_engine_settings_shape_the_manager(
     wait_until(lambda: job.task_id is not None)
     assert emu_env.stats()["create"] == 1
     ip.run("%config Seedance.poll_policy = 'adaptive'")
-    assert engine.manager_for(magics.settings) is manager  # one manager per folder: settings change it
+    assert link.manager_for(magics.settings) is manager  # one manager per folder: settings change it
     assert not isinstance(manager.poll_policy, BaselinePolicy)
     ip.run("%config Seedance.poll_policy = 'baseline'")
-    assert engine.manager_for(magics.settings) is manager
+    assert link.manager_for(magics.settings) is manager
     assert isinstance(manager.poll_policy, BaselinePolicy)

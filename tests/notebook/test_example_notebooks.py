@@ -4,6 +4,10 @@ Each notebook is copied into a temporary working folder (so its seedance_outputs
 run by nbclient in a real ipykernel against an emulator subprocess (TOAPIS_API_KEY and
 SEEDANCE_BASE_URL point at it); requests are counted at the emulator. The quickstart also runs with
 no key at all, as a newcomer's first run does (the engine then starts its own emulator).
+
+Each executed notebook is then exported with plain ``jupyter nbconvert --to html`` (nbclient saved the
+widget state, the case where nbconvert shows widget views) and opened in Chromium with every http(s)
+request aborted: every ``<video>`` on the page plays, and the videos the notebook waited for are there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +27,10 @@ import nbformat
 import pytest
 import requests
 from helpers import REPO_ROOT
+from helpers.browser import CHROMIUM, launch_chromium, open_offline, play_every_video
 from helpers.jupyter_server import kernel_env
 from helpers.notebooks import execute_notebook, outputs_of, text_of
+from playwright.sync_api import Browser, sync_playwright
 
 from seedance_widgets.emulator.launch import EmulatorProcess, spawn_emulator
 
@@ -65,6 +73,45 @@ def emulator_process() -> Iterator[RunningEmulator]:
 def emu(emulator_process: RunningEmulator) -> RunningEmulator:
     emulator_process.reset_stats()
     return emulator_process
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the module's exported pages."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        yield browser
+        browser.close()
+
+
+def _assert_export_plays(work: Path, name: str, chromium: Browser, must_show: list[str]) -> list[str]:
+    """`jupyter nbconvert --to html` of the executed notebook, opened offline: every video plays, and
+    one file name per entry of `must_show` (a part of it) is among the videos. Returns the sources."""
+    jupyter = str(Path(sys.executable).with_name("jupyter"))
+    done = subprocess.run(
+        [jupyter, "nbconvert", "--to", "html", name],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    page, _ = open_offline(chromium)
+    try:
+        page.goto((work / name).with_suffix(".html").resolve().as_uri())
+        facts = play_every_video(page)
+    finally:
+        page.context.close()
+    assert facts, "the exported page shows no video"
+    bad = [f for f in facts if not (int(str(f["ready"])) >= 2 and f["error"] is None and f["width"])]
+    assert not bad, bad
+    sources = [str(f["src"]) for f in facts]
+    for part in must_show:
+        assert any(part in src for src in sources), (part, sources)
+    return sources
 
 
 def _run(
@@ -146,7 +193,8 @@ def _assert_waited_videos_saved(videos: dict[str, Path]) -> None:
     assert 2 <= len(videos) <= 4
 
 
-def test_quickstart_against_the_emulator(emu: RunningEmulator, tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_quickstart_against_the_emulator(emu: RunningEmulator, tmp_path: Path, chromium: Browser) -> None:
     work = tmp_path / "work"
     nb = _run("quickstart.ipynb", work, tmp_path / "home", kernel_env(emu.base_url, emu.api_key))
     _assert_clean_run(nb, work / "quickstart.ipynb", emu.api_key)
@@ -170,6 +218,10 @@ def test_quickstart_against_the_emulator(emu: RunningEmulator, tmp_path: Path) -
     assert done[-1]["sha256"] in videos
     assert done[-1]["seed"] == 7
     assert "<video" in _html(nb)
+    # Shared: the waited-for clips (the lighthouse's card, twice, and the fox in the form) play offline.
+    _assert_export_plays(
+        work, "quickstart.ipynb", chromium, ["-a-lighthouse-on-a-cliff", "-a-red-fox-trotting"]
+    )
 
 
 def test_quickstart_with_no_key_uses_the_built_in_emulator(tmp_path: Path) -> None:
@@ -186,7 +238,8 @@ def test_quickstart_with_no_key_uses_the_built_in_emulator(tmp_path: Path) -> No
 # ---- image to video -----------------------------------------------------------------------------
 
 
-def test_image_to_video_against_the_emulator(emu: RunningEmulator, tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_image_to_video_against_the_emulator(emu: RunningEmulator, tmp_path: Path, chromium: Browser) -> None:
     work = tmp_path / "work"
     nb = _run("image_to_video.ipynb", work, tmp_path / "home", kernel_env(emu.base_url, emu.api_key))
     _assert_clean_run(nb, work / "image_to_video.ipynb", emu.api_key)
@@ -223,12 +276,21 @@ def test_image_to_video_against_the_emulator(emu: RunningEmulator, tmp_path: Pat
     assert done
     assert done <= set(videos)
     assert "<video" in _html(nb)
+    waited = [
+        "-the-red-ball-starts-rolling",
+        "-the-ball-rolls-from-left-to-right",
+        "-the-red-ball-rolls-towards",
+    ]
+    _assert_export_plays(work, "image_to_video.ipynb", chromium, waited)
 
 
 # ---- experiments --------------------------------------------------------------------------------
 
 
-def test_experiments_then_a_second_run_makes_zero_creates(emu: RunningEmulator, tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_experiments_then_a_second_run_makes_zero_creates(
+    emu: RunningEmulator, tmp_path: Path, chromium: Browser
+) -> None:
     work = tmp_path / "work"
     env = kernel_env(emu.base_url, emu.api_key)
     nb = _run("experiments.ipynb", work, tmp_path / "home", env)
@@ -272,3 +334,6 @@ def test_experiments_then_a_second_run_makes_zero_creates(emu: RunningEmulator, 
     assert (stats["create"], stats["get"], stats["download"]) == (0, 0, 0)
     assert "4 of 4 jobs from the cache" in text_of(again)
     assert _videos(work) == videos
+    # Shared: the gallery (all four, it waited for them) and the cached sweep play offline.
+    sources = _assert_export_plays(work, "experiments.ipynb", chromium, [f.name for f in videos.values()])
+    assert len(sources) >= 4 + 2  # the gallery's four cells and the sweep's two cards

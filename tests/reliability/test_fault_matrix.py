@@ -22,7 +22,7 @@ from PIL import Image
 from seedance_widgets.api import GenerationRequest, RetryPolicy, SeedanceClient
 from seedance_widgets.api.media import mp4_problem
 from seedance_widgets.emulator import FAULTS, KINDS, Emulator, EmulatorConfig
-from seedance_widgets.jobs import JobManager, JobState
+from seedance_widgets.engine import JobManager, JobState
 
 SPEED = 20.0
 WAIT = 60.0

@@ -26,9 +26,9 @@ from pathlib import Path
 from seedance_widgets.api import SeedanceClient
 from seedance_widgets.api.media import mp4_problem
 from seedance_widgets.emulator import Emulator, EmulatorConfig
-from seedance_widgets.jobs import JobManager
-from seedance_widgets.jobs.restore import fold
-from seedance_widgets.jobs.store import sha256_file
+from seedance_widgets.engine import JobManager
+from seedance_widgets.engine.restore import fold
+from seedance_widgets.engine.store import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 50
@@ -40,7 +40,7 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 from seedance_widgets.api import GenerationRequest, SeedanceClient
-from seedance_widgets.jobs import JobManager
+from seedance_widgets.engine import JobManager
 url, key, out, speed, *prompts = sys.argv[1:]
 client = SeedanceClient(api_key=key, base_url=url)
 manager = JobManager(Path(out), client=client, time_scale=float(speed))

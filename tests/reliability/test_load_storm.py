@@ -14,7 +14,7 @@ from pathlib import Path
 
 from seedance_widgets.api import GenerationRequest, RetryPolicy, SeedanceClient
 from seedance_widgets.emulator import Emulator, EmulatorConfig
-from seedance_widgets.jobs import JobManager, JobState
+from seedance_widgets.engine import JobManager, JobState
 
 JOBS = 500
 SPEED = 50.0

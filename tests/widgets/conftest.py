@@ -12,7 +12,7 @@ from widget_support import SPEED, RecordingComm
 
 from seedance_widgets.api import SeedanceClient
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.engine.manager import JobManager
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from helpers import REPO_ROOT
 
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.jobs.state import FINAL_STATES, STATE_LABELS, JobSnapshot, JobState
+from seedance_widgets.engine.state import FINAL_STATES, STATE_LABELS, JobSnapshot, JobState
 from seedance_widgets.widgets import JobView, _cards, messages, states
 
 CONTRACT = states.load_contract()

@@ -19,7 +19,7 @@ from widget_support import comm_of, send, type_in, wait_until
 
 from seedance_widgets.api import MAX_PROMPT_CHARS, GenerationRequest, ValidationError
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.engine.manager import JobManager
 from seedance_widgets.widgets import SeedanceForm
 
 pytestmark = pytest.mark.usefixtures("comms")

@@ -16,8 +16,8 @@ from widget_support import SPEED, comm_of, send, wait_until
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs import JobFailedError
-from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.engine import JobFailedError
+from seedance_widgets.engine.manager import JobManager
 from seedance_widgets.widgets import Gallery
 
 pytestmark = pytest.mark.usefixtures("comms")

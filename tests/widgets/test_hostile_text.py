@@ -19,10 +19,10 @@ from helpers import REPO_ROOT
 from widget_support import RecordingComm
 
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.grid import Cell, Grid, Table
-from seedance_widgets.jobs.job import Job
-from seedance_widgets.jobs.state import JobSnapshot, JobState
+from seedance_widgets.engine.job import Job
+from seedance_widgets.engine.state import JobSnapshot, JobState
 from seedance_widgets.magic.tables import JobTable, SettingsTable
+from seedance_widgets.sweeps import Cell, Grid, Table
 from seedance_widgets.widgets import Gallery, JobView
 
 HOSTILE: list[str] = json.loads((REPO_ROOT / "js" / "__tests__" / "hostile_strings.json").read_text("utf-8"))[

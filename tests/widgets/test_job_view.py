@@ -21,7 +21,7 @@ from widget_support import RecordingComm, send, wait_until
 
 from seedance_widgets.api import GenerationRequest
 from seedance_widgets.emulator import Emulator
-from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.engine.manager import JobManager
 from seedance_widgets.widgets import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE, JobView, _cards
 
 

@@ -103,7 +103,7 @@ def frontend(request: pytest.FixtureRequest, emulator: Emulator, tmp_path: Path)
 SETUP = """
 from IPython.display import display
 from seedance_widgets.api import GenerationRequest, SeedanceClient
-from seedance_widgets.jobs.manager import JobManager
+from seedance_widgets.engine.manager import JobManager
 from seedance_widgets.widgets import JobView
 manager = JobManager(output_dir="seedance_outputs", client=SeedanceClient(), time_scale=20)
 job = manager.submit(GenerationRequest(prompt="a heron in a misty marsh", duration=4, resolution="480p"))
@@ -122,6 +122,14 @@ def test_threaded_updates_reach_the_client_while_the_kernel_is_busy(
     displays = [m for _, m in frontend.of_type("display_data") if "text/html" in m["content"]["data"]]
     assert displays, "the view was not displayed with its static fallback"
     display_id = displays[0]["content"]["transient"]["display_id"]
+    # Two outputs (widgets/_share.py): the live view (the model's id, a text line, no HTML) and its
+    # static twin (an empty model id, which nbconvert skips and JupyterLab hides, and the HTML).
+    view_mime = "application/vnd.jupyter.widget-view+json"
+    shown = [m["content"] for _, m in frontend.of_type("display_data")]
+    assert [c["data"][view_mime]["model_id"] for c in shown] == [comm_id, ""]
+    assert [c["metadata"]["seedance_widgets_display"] for c in shown] == ["live", "static"]
+    assert "text/html" not in shown[0]["data"]
+    live_id = shown[0]["transient"]["display_id"]
 
     # The main thread sleeps; the engine's threads finish the job meanwhile.
     _, busy_from, busy_to = frontend.run("import time\ntime.sleep(4)")
@@ -144,6 +152,12 @@ def test_threaded_updates_reach_the_client_while_the_kernel_is_busy(
     assert finals, "no update_display_data for the view's display id"
     assert "<video" in finals[-1]["content"]["data"]["text/html"]
     assert finals[-1]["content"]["metadata"]["seedance_widgets"]["state"] == "done"
+    # The live output's text line is made final once too (a saved notebook never says "running").
+    lives = [m["content"] for _, m in frontend.of_type("update_display_data")]
+    lives = [c for c in lives if c["transient"]["display_id"] == live_id]
+    assert len(lives) == 1
+    assert lives[0]["data"][view_mime]["model_id"] == comm_id
+    assert "Done" in lives[0]["data"]["text/plain"]
     # Workers never print into the running cell.
     streams = [m["content"]["text"] for _, m in frontend.of_type("stream")]
     assert not any("Traceback" in s or "Exception" in s for s in streams), streams

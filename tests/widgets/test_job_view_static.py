@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.jobs.state import JobSnapshot, JobState
+from seedance_widgets.engine.state import JobSnapshot, JobState
 from seedance_widgets.widgets import _cards, _display
 
 REQUEST = GenerationRequest(prompt="a fox <script>alert(1)</script> in snow", duration=6, seed=-1)
@@ -68,7 +68,7 @@ def test_random_seed_is_named_random() -> None:
 
 
 def test_job_view_refuses_what_it_cannot_show() -> None:
-    from seedance_widgets.jobs.job import Job
+    from seedance_widgets.engine.job import Job
     from seedance_widgets.widgets import JobView
 
     with pytest.raises(TypeError, match="needs a seedance_widgets Job"):

@@ -1,0 +1,116 @@
+"""Jobs from the ledger: a new manager adopts its folder's history, and submit adopts other
+managers' jobs for the same request when they are finished or their manager died.
+
+An adopted job in flight is picked up as a restart would: with a task id it is watched again (a
+download in progress starts over from a fresh poll); ``submitting`` without a task id becomes
+``may_exist`` (never re-sent silently); ``intent``/``uploading`` means nothing was sent, so it is
+closed as cancelled.
+"""
+
+from __future__ import annotations
+
+from .core import Engine
+from .restore import LedgerJob, is_in_flight
+from .state import FINAL_STATES, JobSnapshot, JobState
+from .tracked import Image
+
+
+def restore_all(core: Engine) -> None:
+    """Adopt every job of the ledger, except those another live manager is watching."""
+    with core.store.ledger.exclusive():
+        core.refresh()
+        entries = list(core.view.jobs.values())
+    alive: dict[str, bool] = {}
+    for entry in entries:
+        if entry.state not in FINAL_STATES and entry.owner:
+            if entry.owner not in alive:
+                alive[entry.owner] = core.store.owner_alive(entry.owner)
+            if alive[entry.owner]:
+                continue  # another live process is watching it
+        adopt(core, entry)
+
+
+def settle(core: Engine, request_hash: str, *, besides: str | None = None) -> LedgerJob | None:
+    """Other managers' jobs for ``request_hash``: adopt the finished ones (so the cache rules
+    see them) and those whose manager died. Returns the newest still in flight under a live
+    manager, to follow. Caller holds the ledger's exclusive lock, not the engine's lock."""
+    leader: LedgerJob | None = None
+    with core.lock:
+        known = set(core.tracked)
+    adopted = False
+    for entry in core.view.with_hash(request_hash):
+        if entry.local_id in known or entry.local_id == besides:
+            continue
+        if is_in_flight(entry) and entry.owner and core.store.owner_alive(entry.owner):
+            leader = entry
+            continue
+        adopt(core, entry)
+        adopted = True
+    if adopted:
+        with core.lock:
+            # Keep "newest last" (the rules read the newest job's story) with the adopted ones in.
+            core.by_hash[request_hash].sort(key=lambda job: job.snapshot().submitted_at or 0.0)
+    return leader
+
+
+def adopt(core: Engine, entry: LedgerJob) -> None:
+    """Make a job of this manager from what the ledger says, and pick it up if it is live."""
+    images = [
+        Image(role=i.get("role", ""), url=i.get("url"), sha256=i.get("sha256"))
+        for i in entry.images
+        if isinstance(i, dict)
+    ]
+    with core.lock:
+        tracked = core.new_job(
+            _snapshot(entry), images=images, created_at=entry.created_at or entry.submitted_at
+        )
+    job = tracked.job
+    if entry.state in FINAL_STATES:
+        return
+    if entry.task_id is not None:
+        # A live task: watch it again (a download in progress starts over from a fresh poll).
+        if entry.state == JobState.DOWNLOADING:
+            job._update(state=JobState.RUNNING)
+        core.schedule(tracked, 0.0)
+    elif entry.state == JobState.SUBMITTING:
+        core.may_exist(
+            tracked,
+            "the previous kernel stopped while this create was in flight, so the task may exist and "
+            "be billed",
+        )
+    else:
+        core.record(
+            "cancelled",
+            job=entry.local_id,
+            state=JobState.CANCELLED,
+            error="stopped before it was sent: nothing was created or billed",
+        )
+        job._update(
+            state=JobState.CANCELLED,
+            error="the previous kernel stopped before this was sent: nothing was created or "
+            "billed; run it again to generate",
+            error_code="not_sent",
+            finished_at=core.clock.time(),
+        )
+
+
+def _snapshot(entry: LedgerJob) -> JobSnapshot:
+    return JobSnapshot(
+        local_id=entry.local_id,
+        request=entry.request,
+        state=entry.state,
+        task_id=entry.task_id,
+        progress=entry.progress,
+        submitted_at=entry.submitted_at,
+        started_at=entry.started_at,
+        finished_at=entry.finished_at,
+        error=entry.error,
+        error_code=entry.error_code,
+        video_url=entry.video_url,
+        expires_at=entry.expires_at,
+        path=entry.path,
+        sha256=entry.sha256,
+        cost_estimate=entry.cost_estimate,
+        seed=entry.seed,
+        request_hash=entry.request_hash,
+    )

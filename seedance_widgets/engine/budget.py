@@ -1,0 +1,60 @@
+"""The session budget: estimates reserved by creates, and the one check that refuses spending.
+
+Every refusal (one request in ``submit``, a whole sweep of the magic, a whole grid) goes through
+:meth:`Budget.check`, so they apply the same rule and say the same thing.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .errors import BudgetExceededError
+
+#: Rounding slack when comparing sums of estimates with the budget.
+_SLACK = 1e-9
+
+
+class Budget:
+    """Estimated USD reserved by this session's creates, against an optional limit."""
+
+    def __init__(self, limit_usd: float | None = None) -> None:
+        #: Session budget in USD (estimates); None = no limit. Settable at any time.
+        self.limit_usd = limit_usd
+        self._reserved = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def reserved_usd(self) -> float:
+        return self._reserved
+
+    def check(self, total: float, *, what: str = "this request", outcome: str = "Nothing was sent") -> None:
+        """Refuse (BudgetExceededError) when ``total`` more USD would pass the budget.
+
+        ``what`` names what was asked ("this request", "this sweep of 4 jobs"), ``outcome`` what
+        the refusal left undone; both go into the one message every front door shows.
+        """
+        limit = self.limit_usd
+        if limit is None:
+            return
+        spent = self._reserved
+        if spent + total <= limit + _SLACK:
+            return
+        raise BudgetExceededError(
+            f"refused before sending: {what} is estimated at ${total:.2f}; with ${spent:.2f} already "
+            f"estimated this session it would pass the budget of ${limit:.2f}. {outcome} (estimates "
+            "from a published list price; the gateway's bill may differ). Raise budget_usd to allow it."
+        )
+
+    def reserve(self, estimate: float, *, checked: bool = True) -> float:
+        """Reserve ``estimate`` (checked against the budget first unless ``checked=False``, for a
+        task that exists already); returns it."""
+        with self._lock:
+            if checked:
+                self.check(estimate)
+            self._reserved += estimate
+        return estimate
+
+    def release(self, amount: float) -> None:
+        """Give back a reservation (nothing was created)."""
+        with self._lock:
+            self._reserved = max(0.0, self._reserved - amount)

@@ -1,0 +1,35 @@
+"""The backend of a manager given no client: the process environment's, as chosen by the front
+door module :mod:`seedance_widgets.backend` (``TOAPIS_API_KEY`` set: the gateway; else the built-in
+emulator, or a one-line :class:`~seedance_widgets.backend.NoBackendError` when it is not installed).
+
+The only engine module that reaches that front door, and only when called: the engine's rooms
+take a client factory and never start an emulator themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seedance_widgets.api import SeedanceClient
+
+
+def environment_client() -> SeedanceClient:
+    """A client for the gateway when a key is set, else for the built-in emulator."""
+    from seedance_widgets.backend import resolve_client
+
+    return resolve_client()
+
+
+def backend_time_scale() -> float:
+    """The built-in emulator's speed once it is started (1.0 otherwise)."""
+    from seedance_widgets.backend import emulator_time_scale
+
+    return emulator_time_scale()
+
+
+def has_key() -> bool:
+    """Whether ``TOAPIS_API_KEY`` holds something (the value itself is never kept)."""
+    from seedance_widgets.backend import has_key as key_is_set
+
+    return key_is_set()
