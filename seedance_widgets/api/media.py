@@ -208,7 +208,7 @@ _FORMAT_NAMES = {"mp4": "MP4", "mov": "MOV", "webm": "WebM", "wav": "WAV", "mp3"
 
 
 def _formats_text(formats: tuple[str, ...]) -> str:
-    """"a file in MP4 or MOV format"."""
+    """The formats as words, e.g. "a file in MP4 or MOV format"."""
     names = [_FORMAT_NAMES.get(f, f.upper()) for f in formats]
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     return f"a file in {listed} format"

@@ -133,7 +133,7 @@ def request_from_body(body: Any) -> GenerationRequest:
         meta = {}
     if not isinstance(meta, Mapping):
         raise ValidationError("metadata", meta, "a JSON object")
-    pass  # BROKEN ON PURPOSE
+    _check_placement(spec, body, meta)
 
     def read(param: str, default: Any) -> Any:
         if param not in spec.placement:
