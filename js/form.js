@@ -44,7 +44,9 @@ function createSummary(model) {
   ]);
   function draw() {
     setText(output, model.get("output_label") || "—");
-    setText(estimate, model.get("invalid_reason") ? "—" : `${formatCost(model.get("estimate_usd"))} · list price, not the gateway's bill`);
+    const usd = model.get("estimate_usd");
+    const cost = typeof usd === "number" ? `${formatCost(usd)} · list price, not the gateway's bill` : "no estimate (no list price for these settings)";
+    setText(estimate, model.get("invalid_reason") ? "—" : cost);
     const last = model.get("last_seed");
     setText(seedUsed, last === null || last === undefined ? "—" : String(last));
     setText(backend, model.get("backend") || "—");
@@ -110,6 +112,7 @@ function render({ model, el: host }) {
   const compare = createCompare(ctx, history);
 
   const main = el("div", { className: "seedance-form-main" }, [
+    params.modelField,
     params.promptLabel,
     params.prompt,
     params.row,
@@ -148,8 +151,9 @@ function render({ model, el: host }) {
   /** @type {Record<string, () => void>} */
   const redraws = {
     "change:prompt": params.drawPrompt,
-    "change:duration change:resolution change:aspect_ratio change:audio change:camera_fixed change:seed_mode change:seed":
+    "change:duration change:resolution change:aspect_ratio change:audio change:camera_fixed change:seed_mode change:seed change:return_last_frame change:web_search":
       params.drawParams,
+    "change:model change:model_choices change:model_note": params.drawModel,
     "change:images": images.draw,
     "change:invalid_reason": () => {
       drawValidity();
@@ -162,13 +166,16 @@ function render({ model, el: host }) {
       compare.draw();
     },
     "change:compare": compare.draw,
+    // A new model: every control is rebuilt from its limits.
     "change:limits": () => {
+      params.drawModel();
       params.drawPrompt();
       params.drawParams();
       images.draw();
     },
   };
   for (const [events, fn] of Object.entries(redraws)) for (const event of events.split(" ")) ctx.onModel(event, fn);
+  params.drawModel();
   params.drawPrompt();
   params.drawParams();
   images.draw();

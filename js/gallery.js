@@ -4,9 +4,9 @@
 import "./gallery.css";
 import { el, replaceChildren, setText, show } from "./lib/dom.js";
 import { createJobCard } from "./lib/job_card.js";
-import { MSG_GENERATE_AGAIN } from "./lib/messages.js";
+import { MSG_CONTINUE, MSG_GENERATE_AGAIN } from "./lib/messages.js";
 import { inExportedPage } from "./lib/static_page.js";
-import { requestVideo } from "./lib/video_channel.js";
+import { requestLastFrame, requestVideo } from "./lib/video_channel.js";
 
 /** @typedef {import("./lib/model.js").AnyModel} AnyModel */
 
@@ -56,7 +56,9 @@ function render({ model, el: host }) {
       card = createJobCard({
         compact: true,
         onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
+        onContinue: () => model.send({ kind: MSG_CONTINUE, id }),
         loadVideo: () => requestVideo(model, { fields: { job: id }, signal: inFlight.signal }),
+        loadLastFrame: () => requestLastFrame(model, { fields: { job: id }, signal: inFlight.signal }),
       });
       card.el.dataset.id = id;
       cards.set(id, card);

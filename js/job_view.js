@@ -5,9 +5,9 @@
 import "./job_view.css";
 import { el, replaceChildren, show } from "./lib/dom.js";
 import { CARD_FIELDS, createJobCard } from "./lib/job_card.js";
-import { MSG_CANCEL, MSG_GENERATE_AGAIN } from "./lib/messages.js";
+import { MSG_CANCEL, MSG_CONTINUE, MSG_GENERATE_AGAIN } from "./lib/messages.js";
 import { inExportedPage } from "./lib/static_page.js";
-import { requestVideo } from "./lib/video_channel.js";
+import { requestLastFrame, requestVideo } from "./lib/video_channel.js";
 
 /** @typedef {import("./lib/model.js").AnyModel} AnyModel */
 /** @typedef {import("./lib/job_card.js").JobCardData & { id: string }} AgainCard */
@@ -46,7 +46,7 @@ async function loadVideo(model, signal) {
 function createAgainList(model, signal) {
   const list = el("div", { className: "seedance-again-list" });
   const section = el("section", { className: "seedance-again-section", attrs: { "aria-label": "Generated again" } }, [
-    el("div", { className: "seedance-again-title", text: "Generated again" }),
+    el("div", { className: "seedance-again-title", text: "Made from this card" }),
     list,
   ]);
   /** @type {Map<string, import("./lib/job_card.js").JobCard>} */
@@ -60,7 +60,9 @@ function createAgainList(model, signal) {
         compact: true,
         onCancel: () => model.send({ kind: MSG_CANCEL, id }),
         onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
+        onContinue: () => model.send({ kind: MSG_CONTINUE, id }),
         loadVideo: () => requestVideo(model, { fields: { job: id }, signal }),
+        loadLastFrame: () => requestLastFrame(model, { fields: { job: id }, signal }),
       });
       card.el.dataset.id = id;
       cards.set(id, card);
@@ -97,7 +99,9 @@ function render({ model, el: host }) {
   const card = createJobCard({
     onCancel: () => model.send({ kind: MSG_CANCEL }),
     onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id: model.get("local_id") }),
+    onContinue: () => model.send({ kind: MSG_CONTINUE, id: model.get("local_id") }),
     loadVideo: () => loadVideo(model, aborter.signal),
+    loadLastFrame: () => requestLastFrame(model, { signal: aborter.signal }),
   });
   const again = createAgainList(model, aborter.signal);
   host.appendChild(card.el);

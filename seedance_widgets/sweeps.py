@@ -1,10 +1,12 @@
-"""Experiment grids: prompts x seeds x settings, run in the background, seen side by side.
+"""Experiment grids: prompts x seeds x settings x models, run in the background, seen side by side.
 
 ``grid(prompts=[...], seeds=[...], duration=[4, 8])`` submits one job per combination of the
 listed values (any parameter may be a single value or a list) and returns a :class:`Grid` at
-once. Every combination is validated, and the whole grid's cost estimate checked against the
-session budget, before the first paid call: a bad value never leaves half a grid submitted.
-Re-running the same grid re-uses finished videos from the output folder at zero cost.
+once. ``model=["doubao-seedance-1-5-pro", "seedance-2"]`` compares models: the gallery puts
+them side by side, one column per model. Every combination is validated, and the whole grid's
+cost estimate checked against the session budget, before the first paid call: a bad value never
+leaves half a grid submitted. Re-running the same grid re-uses finished videos from the output
+folder at zero cost.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .api import GenerationRequest, ValidationError
-from .api.models import GRID_PARAMS
+from .api import ValidationError, catalog
+from .api.models import GRID_PARAMS, MODEL_DEFAULT
 from .engine import DryRun, Job, JobManager, default_manager
 from .engine.state import JobSnapshot
-from .python_api import image_inputs
+from .python_api import check_local_media, checked_request, image_inputs, media_inputs, media_kwargs
 
 
 def _as_values(name: str, value: Any) -> list[Any]:
@@ -78,7 +80,9 @@ class Grid:
         from .widgets import Gallery
 
         axes = [a for a in self.axes if a in GRID_PARAMS]
-        rows = rows if rows is not None else (axes[0] if axes else None)
+        if cols is None and "model" in axes and rows != "model":
+            cols = "model"  # models side by side, one column each
+        rows = rows if rows is not None else next((a for a in axes if a != cols), None)
         cols = cols if cols is not None else next((a for a in axes if a != rows), None)
         return Gallery(self.jobs, rows=rows, cols=cols)
 
@@ -117,14 +121,17 @@ class Grid:
         snaps = [job.snapshot() for job in self.jobs]
         done = sum(1 for s in snaps if s.state == "done")
         failed = sum(1 for s in snaps if s.is_final and s.state != "done")
-        cost = sum(s.cost_estimate for s in snaps if not s.from_cache)
+        paid = [s for s in snaps if not s.from_cache]
+        cost = sum(s.cost_estimate or 0.0 for s in paid)
+        unknown = sum(1 for s in paid if s.cost_estimate is None)
         axes = (
             " x ".join(f"{a} ({len({str(c.values.get(a)) for c in self.cells})})" for a in self.axes)
             or "1 job"
         )
+        extra = f", no estimate for {unknown}" if unknown else ""
         return (
             f"Grid {axes}: {len(snaps)} jobs, {done} done, {failed} ended without a video, "
-            f"~${cost:.2f} (estimate, cache hits are free)"
+            f"~${cost:.2f} (estimate{extra}, cache hits are free)"
         )
 
     def __repr__(self) -> str:
@@ -168,6 +175,7 @@ def _record(snap: JobSnapshot) -> dict[str, Any]:
     if snap.submitted_at is not None and snap.finished_at is not None:
         elapsed = round(snap.finished_at - snap.submitted_at, 1)
     return {
+        "model": req.model if req else None,
         "prompt": req.prompt if req else None,
         "seed": req.seed if req else None,
         "seed_used": snap.seed,
@@ -191,24 +199,34 @@ def grid(
     prompts: str | Iterable[str],
     seeds: int | Iterable[int | None] | None = None,
     *,
-    duration: int | Sequence[int] = 5,
-    aspect_ratio: str | Sequence[str] = "16:9",
-    resolution: str | Sequence[str] = "720p",
-    audio: bool | Sequence[bool] = False,
+    model: str | Sequence[str] = catalog.DEFAULT_MODEL,
+    duration: int | Sequence[int] = MODEL_DEFAULT,
+    aspect_ratio: str | Sequence[str] = MODEL_DEFAULT,
+    resolution: str | Sequence[str] = MODEL_DEFAULT,
+    audio: bool | Sequence[bool] = MODEL_DEFAULT,
     camera_fixed: bool | Sequence[bool] = False,
     first_frame: Any = None,
     last_frame: Any = None,
     references: Any = None,
+    ref_videos: Any = None,
+    ref_audios: Any = None,
+    return_last_frame: bool = False,
+    web_search: bool = False,
     rerun: bool = False,
     dry_run: bool = False,
     manager: JobManager | None = None,
 ) -> Grid | list[DryRun]:
     """Submit every combination of the listed values; returns a :class:`Grid` at once.
 
-    ``seeds=None`` means one random seed per combination. Images are shared by every job.
+    ``model`` is one catalogue id or a list of them (a list compares models side by side);
+    ``duration``, ``aspect_ratio``, ``resolution`` and ``audio`` left out take each model's own
+    defaults. ``seeds=None`` means one random seed per combination. Images, reference videos
+    and audio (as :func:`seedance_widgets.generate` takes them) are shared by every job; every
+    combination is checked with them, for its model, before anything is sent.
     ``dry_run=True`` returns the exact bodies and estimates without calling anything.
     """
     sweep: dict[str, list[Any]] = {
+        "model": _as_values("model", model),
         "prompt": _as_values("prompts", [prompts] if isinstance(prompts, str) else list(prompts)),
         "seed": [None]
         if seeds is None
@@ -221,17 +239,24 @@ def grid(
     }
     names = list(sweep)
     combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*sweep.values())]
-    # Validate every combination before anything is sent: half a grid is worse than none.
-    requests = [GenerationRequest(**combo) for combo in combos]
-    chosen = manager or default_manager()
     images = image_inputs(first_frame, last_frame, references)
+    media = media_inputs(ref_videos, ref_audios)
+    shared = {"return_last_frame": return_last_frame, "web_search": web_search}
+    # Validate every combination (with its images and media) before anything is sent: half a
+    # grid is worse than none. Local media are read and checked once per model, not per combination.
+    requests = [checked_request({**combo, **shared}, images) for combo in combos]
+    for spec in {req.spec.id: req.spec for req in requests}.values():
+        checked_request({"prompt": "x", "model": spec.id}, (), media)
+        check_local_media(spec, media)
+    chosen = manager or default_manager()
+    extra = media_kwargs(media)
     if dry_run:
-        return [chosen.submit(req, images=images, rerun=rerun, dry_run=True) for req in requests]  # type: ignore[misc]
+        return [chosen.submit(req, images=images, rerun=rerun, dry_run=True, **extra) for req in requests]  # type: ignore[misc]
     # The whole grid against the budget before anything is sent (saved videos are free).
     chosen.check_budget(requests, images, rerun=rerun, name="grid", outcome="Nothing was submitted")
     cells = []
     for combo, req in zip(combos, requests, strict=True):
-        job = chosen.submit(req, images=images, rerun=rerun)
+        job = chosen.submit(req, images=images, rerun=rerun, **extra)
         assert isinstance(job, Job)
         cells.append(Cell(values=combo, job=job))
     axes = [name for name in names if len(sweep[name]) > 1]
@@ -273,7 +298,9 @@ def _results_table(grid: Grid, base: Path | None, embed: bool) -> str:
             html.escape(rec["status"] + (f": {rec['error']}" if rec["error"] else "")),
             f"<code>{html.escape(rec['task_id'] or '')}</code>",
             html.escape(f"{rec['time_s']} s" if rec["time_s"] is not None else ""),
-            html.escape(f"${rec['cost_estimate_usd']:.2f}"),
+            html.escape(
+                "no estimate" if rec["cost_estimate_usd"] is None else f"${rec['cost_estimate_usd']:.2f}"
+            ),
         ]
         rows.append("<tr>" + "".join(f"<td>{td}</td>" for td in tds) + "</tr>")
     header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
@@ -294,7 +321,12 @@ def _shared_settings(grid: Grid) -> str:
     """The settings every video of the grid shares (those not swept), as a list."""
     if not grid.cells:
         return ""
-    shared = {k: v for k, v in grid.cells[0].values.items() if k not in grid.axes}
+    first = grid.cells[0].job.snapshot().request
+    shared = {
+        k: getattr(first, k, v) if v is MODEL_DEFAULT else v
+        for k, v in grid.cells[0].values.items()
+        if k not in grid.axes
+    }
     if not shared:
         return ""
     items = "".join(
@@ -307,12 +339,13 @@ def _shared_settings(grid: Grid) -> str:
 def _page(grid: Grid, base: Path, embed: bool) -> str:
     from ._version import __version__
 
-    first = grid.cells[0].job.snapshot().request if grid.cells else None
-    model = first.model if first else ""
+    models = sorted({snap.request.model for snap in (c.job.snapshot() for c in grid.cells) if snap.request})
+    model = ", ".join(models)
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Seedance grid: {html.escape(grid.summary())}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Seedance experiment grid</h1><p>Model <code>{html.escape(model)}</code>, "
+        f"<h1>Seedance experiment grid</h1><p>Model{'s' if len(models) > 1 else ''} "
+        f"<code>{html.escape(model)}</code>, "
         f"made with seedance_widgets {html.escape(__version__)}. Costs are estimates from a list price.</p>"
         f"{_shared_settings(grid)}{_results_table(grid, base, embed)}</body></html>"
     )

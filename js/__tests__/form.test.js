@@ -12,11 +12,21 @@ import {
   MSG_VIDEO_REQUEST,
   MSG_VIDEO_RESPONSE,
 } from "../lib/messages.js";
+import fixture from "./fixtures/model_limits.json";
 import { MemoryModel, doneState, runningState } from "./memory_model.js";
+
+/** The limits the kernel sends for a model (written from the catalogue: tests/magic/test_model_agreement.py). */
+const LIMITS = /** @type {Record<string, { limits: Record<string, any> }>} */ (fixture.models);
+const PRO_15 = "doubao-seedance-1-5-pro";
 
 /** The form's traits as the kernel sends them for a fresh, valid form. */
 function formState(overrides = {}) {
   return {
+    model: PRO_15,
+    model_choices: Object.entries(LIMITS).map(([id, m]) => ({ id, label: m.limits.label, family: m.limits.family, unconfirmed: false })),
+    model_note: "",
+    return_last_frame: false,
+    web_search: false,
     prompt: "A paper boat drifting on a pond at dawn",
     duration: 5,
     aspect_ratio: "16:9",
@@ -26,16 +36,7 @@ function formState(overrides = {}) {
     seed_mode: "random",
     seed: 0,
     images: [],
-    limits: {
-      max_prompt_chars: 2000,
-      min_duration: 4,
-      max_duration: 12,
-      max_seed: 4294967295,
-      max_references: 4,
-      max_upload_bytes: 10 * 1024 * 1024,
-      aspect_ratios: ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"],
-      resolutions: ["480p", "720p"],
-    },
+    limits: LIMITS[PRO_15].limits,
     invalid_reason: "",
     estimate_usd: 0.13,
     output_label: "1280×720 · 24 fps · 5 s",
@@ -211,6 +212,9 @@ describe("SeedanceForm view", () => {
     const sent = model.sent.at(-1)?.content;
     expect(sent).toMatchObject({ kind: MSG_GENERATE, seq: 2 });
     expect(sent.params).toEqual({
+      model: PRO_15,
+      return_last_frame: false,
+      web_search: false,
       prompt: "a hare",
       duration: 5,
       aspect_ratio: "4:3",
@@ -289,7 +293,7 @@ describe("SeedanceForm view", () => {
     expect(model.listenerCount()).toBeGreaterThan(0);
     const asked = model.sent.filter((m) => m.content.kind === MSG_IMAGE_REQUEST);
     expect(asked.map((m) => m.content.id)).toEqual(["b2"]);
-    expect($(".seedance-slot[data-role=reference_image] .seedance-slot-title")?.textContent).toBe("References 1 / 4");
+    expect($(".seedance-slot[data-role=reference_image] .seedance-slot-title")?.textContent).toBe("Reference images 1 / 4");
     expect(/** @type {HTMLImageElement} */ ($(".seedance-slot[data-role=reference_image] img")).src).toBe("https://example.com/ref.png");
     /** @type {HTMLButtonElement} */ ($('.seedance-thumb[data-id="b2"] .seedance-remove-image')).click();
     expect(model.sent.at(-1)?.content).toEqual({ kind: MSG_REMOVE_IMAGE, id: "b2" });

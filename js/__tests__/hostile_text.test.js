@@ -47,13 +47,15 @@ function hostileCard(s, extra = {}) {
 }
 
 /**
- * No element, handler attribute or script came out of the data. The form's thumbnails are the
- * only images the views make themselves.
+ * No element, handler attribute or script came out of the data. The form's thumbnails and a card's last
+ * frame are the only images the views make themselves.
  * @param {Element} root
  */
 function expectInert(root) {
   expect(root.querySelectorAll("script, svg, iframe, object, embed").length).toBe(0);
-  const strayImages = [...root.querySelectorAll("img")].filter((img) => !img.classList.contains("seedance-thumb-img"));
+  // Our own images: the form's thumbnails and a card's last frame (src only ever a blob: URL we made).
+  const ours = ["seedance-thumb-img", "seedance-last-frame-img"];
+  const strayImages = [...root.querySelectorAll("img")].filter((img) => !ours.some((c) => img.classList.contains(c)));
   expect(strayImages.map((img) => img.outerHTML)).toEqual([]);
   for (const node of root.querySelectorAll("*")) {
     const handlers = [...node.attributes].map((a) => a.name).filter((name) => name.toLowerCase().startsWith("on"));

@@ -4,8 +4,9 @@ import { requestVideo } from "../lib/video_channel.js";
 
 /** @typedef {import("../lib/model.js").AnyModel} AnyModel */
 
-/** The parameter traits (seedance_widgets/widgets/form.py PARAM_TRAITS). */
+/** The parameter traits (seedance_widgets/widgets/form.py PARAM_TRAITS; `model` first). */
 export const PARAM_NAMES = Object.freeze([
+  "model",
   "prompt",
   "duration",
   "aspect_ratio",
@@ -14,19 +15,49 @@ export const PARAM_NAMES = Object.freeze([
   "seed_mode",
   "seed",
   "camera_fixed",
+  "return_last_frame",
+  "web_search",
 ]);
 
 /**
- * Limits the kernel sends for the controls (SeedanceForm.limits); absent ones use defaults.
+ * Limits on reference videos or audio (catalog.limits_json's video_refs / audio_refs).
+ * @typedef {Object} MediaLimits
+ * @property {number} max_count
+ * @property {string} role
+ * @property {number | null} min_seconds
+ * @property {number | null} max_seconds
+ * @property {number | null} max_total_seconds
+ * @property {number | null} max_bytes
+ * @property {string[]} formats
+ */
+
+/**
+ * One slot's upload cap and accepted MIME types (SeedanceForm's form_limits "uploads").
+ * @typedef {{ max_bytes: number, accept: string[] }} UploadLimits
+ */
+
+/**
+ * The current model's limits as the kernel sends them (SeedanceForm.limits: the catalogue's
+ * limits_json of the model's spec, plus the prompt cap and the uploads). The page builds every
+ * control from these: none is written in js/.
  * @typedef {Object} Limits
- * @property {number} [max_prompt_chars]
- * @property {number} [min_duration]
- * @property {number} [max_duration]
- * @property {number} [max_seed]
- * @property {number} [max_references]
- * @property {number} [max_upload_bytes]
- * @property {string[]} [aspect_ratios]
+ * @property {string} [id]
+ * @property {string} [label]
+ * @property {{ min: number, max: number, auto: number | null, auto_values: number[], default: number }} [durations]
  * @property {string[]} [resolutions]
+ * @property {string[]} [ratios]
+ * @property {{ mode: string, field: string | null }} [audio]
+ * @property {{ max_first: number, max_last: number, max_references: number, reference_role: string | null, roles: string[], modes_mix: boolean }} [images]
+ * @property {MediaLimits | null} [video_refs]
+ * @property {MediaLimits | null} [audio_refs]
+ * @property {boolean} [last_frame]
+ * @property {{ min: number, max: number } | null} [seed]
+ * @property {{ supported: boolean, field: string | null }} [camera_fixed]
+ * @property {boolean} [web_search]
+ * @property {string[]} [unconfirmed]
+ * @property {string[]} [notes]
+ * @property {number} [max_prompt_chars]
+ * @property {{ image?: UploadLimits, video?: UploadLimits, audio?: UploadLimits }} [uploads]
  */
 
 /**

@@ -3,7 +3,8 @@
 // and a compare pick. Cards are kept across redraws so playing videos keep playing.
 import { el, replaceChildren, setText, show } from "../lib/dom.js";
 import { createJobCard } from "../lib/job_card.js";
-import { MSG_CANCEL, MSG_COMPARE, MSG_COMPARE_CLOSE, MSG_GENERATE_AGAIN, MSG_REUSE_SETTINGS } from "../lib/messages.js";
+import { MSG_CANCEL, MSG_COMPARE, MSG_COMPARE_CLOSE, MSG_CONTINUE, MSG_GENERATE_AGAIN, MSG_REUSE_SETTINGS } from "../lib/messages.js";
+import { requestLastFrame } from "../lib/video_channel.js";
 
 /**
  * @typedef {import("./context.js").FormContext} FormContext
@@ -39,7 +40,9 @@ export function createHistory(ctx) {
       compact: true,
       onCancel: () => model.send({ kind: MSG_CANCEL, id }),
       onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
+      onContinue: () => model.send({ kind: MSG_CONTINUE, id }),
       loadVideo: () => ctx.videoBlob(id),
+      loadLastFrame: () => requestLastFrame(model, { fields: { job: id }, signal: ctx.signal }),
     });
     const reuse = el("button", { className: "seedance-reuse seedance-button", text: "Use these settings again", attrs: { type: "button" } });
     const pick = el("input", { className: "seedance-compare-pick", attrs: { type: "checkbox", id: `${uid}-pick-${id}` } });

@@ -1,8 +1,11 @@
-// The form's image slots (first frame, last frame, references): choose, drop, paste or type a URL;
-// thumbnails of what the kernel holds. File bytes go to the kernel once (MSG_ADD_IMAGE + a buffer);
-// the kernel answers each by the page's id, and until then Generate waits.
+// The form's slots (first frame, last frame, reference images, reference videos, reference audio):
+// choose, drop, paste or type a URL; thumbnails of what the kernel holds. Which slots show, how many
+// files each holds, the file types and the size caps all come from the `limits` trait (the model's
+// spec). File bytes go to the kernel once (MSG_ADD_IMAGE + a buffer); the kernel answers each by the
+// page's id, and until then Generate waits.
 import { el, replaceChildren, setText, show } from "../lib/dom.js";
 import { formatBytes } from "../lib/format.js";
+import { slotCounts } from "./parameters.js";
 import {
   MSG_ADD_IMAGE,
   MSG_ADD_IMAGE_RESPONSE,
@@ -26,16 +29,22 @@ import {
  * @property {string | null} [name]
  * @property {number | null} [size]
  * @property {string | null} [mime]
+ * @property {number | null} [seconds] length of a local video or audio clip, when its header says
  */
 
-/** Image slots in reading order: role, label, whether it holds several images. */
+/**
+ * Slots in reading order: role, label, the kind of file (the `limits.uploads` key), whether it holds
+ * several files. Shown only when the model takes that role (slotCounts).
+ * @typedef {{ role: string, label: string, kind: "image" | "video" | "audio", multiple: boolean }} SlotInfo
+ */
+/** @type {SlotInfo[]} */
 const SLOTS = [
-  { role: "first_frame", label: "First frame", multiple: false },
-  { role: "last_frame", label: "Last frame", multiple: false },
-  { role: "reference_image", label: "References", multiple: true },
+  { role: "first_frame", label: "First frame", kind: "image", multiple: false },
+  { role: "last_frame", label: "Last frame", kind: "image", multiple: false },
+  { role: "reference_image", label: "Reference images", kind: "image", multiple: true },
+  { role: "reference_video", label: "Reference videos", kind: "video", multiple: true },
+  { role: "reference_audio", label: "Reference audio", kind: "audio", multiple: true },
 ];
-
-const ACCEPT = "image/png,image/jpeg,image/webp,image/gif";
 
 let idCounter = 0;
 /** A fresh id for an image the page adds (the kernel keeps it, so the thumbnail is known at once). */
@@ -98,11 +107,14 @@ export function createImages(ctx, hooks) {
   const thumbAsked = new Set();
   /** images sent to the kernel and not yet in the `images` trait */
   const pending = new Map();
-  const maxUpload = () => ctx.limits().max_upload_bytes ?? 10 * 1024 * 1024;
+  /** @param {SlotInfo["kind"]} kind */
+  const maxUpload = (kind) => ctx.limits().uploads?.[kind]?.max_bytes ?? 0;
+  /** @param {string} role */
+  const kindOf = (role) => SLOTS.find((s) => s.role === role)?.kind ?? "image";
 
   /**
    * Send one local file to the kernel: its bytes as a buffer (or only its size when over the
-   * limit, so the kernel says no without 10+ MB crossing the wire).
+   * slot's limit, so the kernel says no without the file crossing the wire).
    * @param {string} role
    * @param {File} file
    */
@@ -110,7 +122,7 @@ export function createImages(ctx, hooks) {
     const id = newImageId();
     pending.set(id, file.name);
     draw();
-    if (file.size > maxUpload()) {
+    if (file.size > maxUpload(kindOf(role))) {
       model.send({ kind: MSG_ADD_IMAGE, role, id, name: file.name, size: file.size });
       return;
     }
@@ -123,7 +135,7 @@ export function createImages(ctx, hooks) {
       draw();
       throw err;
     }
-    thumbUrls.set(id, URL.createObjectURL(new Blob([bytes], { type: file.type || "image/png" })));
+    if (kindOf(role) === "image") thumbUrls.set(id, URL.createObjectURL(new Blob([bytes], { type: file.type || "image/png" })));
     model.send({ kind: MSG_ADD_IMAGE, role, id, name: file.name, size: file.size }, undefined, [bytes]);
   }
   /** @param {string} role @param {FileList | File[] | null | undefined} files */
@@ -147,6 +159,7 @@ export function createImages(ctx, hooks) {
 
   /** @param {FormImage} image */
   function thumbnail(image) {
+    if (kindOf(image.role) !== "image") return mediaChip(image);
     const img = el("img", { className: "seedance-thumb-img", attrs: { alt: `${image.role.replace("_", " ")}: ${image.name ?? ""}` } });
     // A URL the browser cannot load (offline, private) shows a plain box, not a broken icon.
     img.addEventListener("error", () => img.classList.add("seedance-thumb-broken"), { once: true });
@@ -174,19 +187,45 @@ export function createImages(ctx, hooks) {
     ]);
   }
 
+  /**
+   * A reference video or audio clip: its name, size and length (no picture to draw).
+   * @param {FormImage} image
+   */
+  function mediaChip(image) {
+    const seconds = typeof image.seconds === "number" ? `${Math.round(image.seconds * 10) / 10} s` : "";
+    const caption = [image.name ?? image.url ?? "", image.size ? formatBytes(image.size) : "", seconds].filter(Boolean).join(" · ");
+    const remove = el("button", {
+      className: "seedance-remove-image",
+      text: "✕",
+      attrs: { type: "button", "aria-label": `Remove ${image.name ?? "file"}`, title: "Remove" },
+    });
+    remove.addEventListener("click", () => model.send({ kind: MSG_REMOVE_IMAGE, id: image.id }));
+    return el("figure", { className: "seedance-thumb seedance-thumb-media", attrs: { "data-id": image.id } }, [
+      el("span", { className: "seedance-thumb-kind", text: kindOf(image.role) === "video" ? "🎞" : "♪", attrs: { "aria-hidden": "true" } }),
+      el("figcaption", { className: "seedance-thumb-caption", text: caption, attrs: { title: caption } }),
+      remove,
+    ]);
+  }
+
   function draw() {
     /** @type {FormImage[]} */
     const images = model.get("images") ?? [];
     for (const id of images.map((i) => i.id)) pending.delete(id);
-    const maxRefs = ctx.limits().max_references ?? 4;
+    const limits = ctx.limits();
+    const counts = slotCounts(limits);
     for (const slot of slots) {
+      const most = counts[slot.role] ?? 0;
       const mine = images.filter((i) => i.role === slot.role);
+      show(slot.slot, most > 0 || mine.length > 0);
+      slot.file.accept = (limits.uploads?.[slot.kind]?.accept ?? []).join(",");
       replaceChildren(slot.thumbs, mine.map(thumbnail));
-      setText(slot.title, slot.multiple ? `${slot.label} ${mine.length} / ${maxRefs}` : slot.label);
+      setText(slot.title, slot.multiple ? `${slot.label} ${mine.length} / ${most}` : slot.label);
       slot.slot.dataset.filled = String(mine.length > 0);
-      setText(slot.hint, !slot.multiple && mine.length ? "Drop or choose another to replace it" : "Drop an image here");
-      // A full slot hides its inputs; a single-image slot keeps them (a new image replaces the old).
-      show(slot.controls, !slot.multiple || mine.length < maxRefs);
+      slot.slot.dataset.max = String(most);
+      const noun = slot.kind === "image" ? "an image" : slot.kind === "video" ? "a video" : "an audio file";
+      setText(slot.hint, !slot.multiple && mine.length ? "Drop or choose another to replace it" : `Drop ${noun} here`);
+      // A full slot hides its inputs; a single-file slot keeps them (a new file replaces the old).
+      show(slot.controls, most > 0 && (!slot.multiple || mine.length < most));
     }
     hooks.onChange();
   }
@@ -204,7 +243,7 @@ export function createImages(ctx, hooks) {
   });
 
   const field = el("div", { className: "seedance-field" }, [
-    el("span", { className: "seedance-label", text: "Images (optional)" }),
+    el("span", { className: "seedance-label", text: "Images and references (optional)" }),
     el("div", { className: "seedance-slots" }, slots.map((s) => s.slot)),
   ]);
   return {
@@ -220,21 +259,25 @@ export function createImages(ctx, hooks) {
 /**
  * One slot: its title, thumbnails, file input, URL field, and drop / paste targets.
  * @param {FormContext} ctx
- * @param {{ role: string, label: string, multiple: boolean }} slotInfo
+ * @param {SlotInfo} slotInfo
  * @param {{ sendFiles: (role: string, files: FileList | File[] | null | undefined) => void, sendUrl: (role: string, url: string) => void }} send
  */
-function createSlot(ctx, { role, label, multiple }, { sendFiles, sendUrl }) {
+function createSlot(ctx, { role, label, kind, multiple }, { sendFiles, sendUrl }) {
   const { uid, listen } = ctx;
   const title = el("span", { className: "seedance-slot-title", text: label });
   const thumbs = el("div", { className: "seedance-thumbs" });
   const file = el("input", {
     className: "seedance-file",
-    attrs: { type: "file", accept: ACCEPT, id: `${uid}-${role}-file`, ...(multiple ? { multiple: "" } : {}) },
+    attrs: { type: "file", id: `${uid}-${role}-file`, ...(multiple ? { multiple: "" } : {}) },
   });
   const choose = el("label", { className: "seedance-button seedance-choose", text: "Choose file", attrs: { for: `${uid}-${role}-file` } });
   const url = el("input", {
     className: "seedance-url",
-    attrs: { type: "url", placeholder: "paste an image or its URL", "aria-label": `${label} image URL` },
+    attrs: {
+      type: "url",
+      placeholder: kind === "image" ? "paste an image or its URL" : `paste the ${kind}'s URL`,
+      "aria-label": `${label} URL`,
+    },
   });
   const addUrl = el("button", { className: "seedance-button seedance-add-url", text: "Add", attrs: { type: "button" } });
   const hint = el("span", { className: "seedance-drop-hint", text: "Drop an image here" });
@@ -259,9 +302,9 @@ function createSlot(ctx, { role, label, multiple }, { sendFiles, sendUrl }) {
       url.value = "";
     }
   });
-  // Pasting an image (a screenshot, a copied file) into the slot's URL field adds it.
+  // Pasting a file (a screenshot, a copied file) of the slot's kind into the slot adds it.
   listen(slot, "paste", (/** @type {ClipboardEvent} */ event) => {
-    const files = Array.from(event.clipboardData?.files ?? []).filter((f) => f.type.startsWith("image/"));
+    const files = Array.from(event.clipboardData?.files ?? []).filter((f) => f.type.startsWith(`${kind}/`));
     if (!files.length) return;
     event.preventDefault();
     sendFiles(role, files);
@@ -278,5 +321,5 @@ function createSlot(ctx, { role, label, multiple }, { sendFiles, sendUrl }) {
     if (files && files.length) sendFiles(role, files);
     else sendUrl(role, event.dataTransfer?.getData("text/uri-list") || event.dataTransfer?.getData("text/plain") || "");
   });
-  return { role, label, multiple, slot, title, thumbs, controls, hint };
+  return { role, label, kind, multiple, slot, title, thumbs, controls, hint, file };
 }

@@ -1,7 +1,9 @@
-// "Generate again (paid)" on a finished job card: the same settings, a new seed, a new task.
+// Paid actions on a finished job card: "Generate again (paid)" (the same settings, a new seed, a new
+// task) and "Continue from here (paid)" (a new task whose first frame is this clip's last frame).
 // Spending is asked about in the page, never in the kernel (a blocking prompt there would freeze
-// the kernel): the first click only opens a confirmation in the card, naming the estimate; only
-// "Generate (paid)" there calls onConfirm, once. Cancel (or Escape) closes it with nothing sent.
+// the kernel): the first click only opens a confirmation in the card, naming the estimate (or "no
+// estimate"); only the confirm button there calls onConfirm, once. Cancel (or Escape) closes it
+// with nothing sent.
 import { el, setText, show } from "./dom.js";
 import { formatCost } from "./format.js";
 
@@ -14,23 +16,50 @@ import { formatCost } from "./format.js";
  */
 
 /**
+ * What a paid action says: its DOM class prefix, button text, tooltip and the question it asks.
+ * @typedef {Object} PaidAction
+ * @property {string} prefix class prefix: `button.<prefix>`, `.<prefix>-confirm`, `.<prefix>-yes`, `.<prefix>-no`
+ * @property {string} label the button's text
+ * @property {string} title the button's tooltip
+ * @property {string} what the question's subject ("A new video with these settings and a new seed")
+ */
+
+/** @type {PaidAction} */
+export const GENERATE_AGAIN = {
+  prefix: "seedance-again",
+  label: "Generate again (paid)",
+  title: "Same settings, a new seed: a new task (asks first)",
+  what: "A new video with these settings and a new seed",
+};
+
+/** @type {PaidAction} */
+export const CONTINUE_FROM_HERE = {
+  prefix: "seedance-continue",
+  label: "Continue from here (paid)",
+  title: "A new clip that starts from this clip's last frame: same model and settings (asks first)",
+  what: "A new clip starting from this last frame, with the same model and settings,",
+};
+
+/**
  * @param {() => void} onConfirm the user confirmed: ask the kernel for the new task
+ * @param {PaidAction} [action] what the control offers (default: generate again)
  * @returns {AgainControl}
  */
-export function createAgainControl(onConfirm) {
+export function createAgainControl(onConfirm, action = GENERATE_AGAIN) {
+  const { prefix } = action;
   const button = el("button", {
-    className: "seedance-again seedance-button",
-    text: "Generate again (paid)",
-    attrs: { type: "button", title: "Same settings, a new seed: a new task (asks first)" },
+    className: `${prefix} seedance-button`,
+    text: action.label,
+    attrs: { type: "button", title: action.title },
   });
-  const question = el("span", { className: "seedance-again-question" });
+  const question = el("span", { className: `${prefix}-question` });
   const yes = el("button", {
-    className: "seedance-again-yes seedance-button seedance-primary",
+    className: `${prefix}-yes seedance-button seedance-primary`,
     text: "Generate (paid)",
     attrs: { type: "button" },
   });
-  const no = el("button", { className: "seedance-again-no seedance-button", text: "Cancel", attrs: { type: "button" } });
-  const confirm = el("div", { className: "seedance-again-confirm", attrs: { role: "group", "aria-label": "Confirm a paid generation" } }, [
+  const no = el("button", { className: `${prefix}-no seedance-button`, text: "Cancel", attrs: { type: "button" } });
+  const confirm = el("div", { className: `${prefix}-confirm seedance-paid-confirm`, attrs: { role: "group", "aria-label": "Confirm a paid generation" } }, [
     question,
     yes,
     no,
@@ -47,8 +76,8 @@ export function createAgainControl(onConfirm) {
   }
   function open() {
     armed = true;
-    const estimate = typeof cost === "number" ? ` ${formatCost(cost)}` : "";
-    setText(question, `A new video with these settings and a new seed is a new task:${estimate}, billed by the gateway. Go ahead?`);
+    const estimate = typeof cost === "number" ? formatCost(cost) : "no estimate";
+    setText(question, `${action.what} is a new task: ${estimate}, billed by the gateway. Go ahead?`);
     show(button, false);
     show(confirm, true);
     yes.focus();

@@ -55,6 +55,8 @@ export function shortenPrompt(prompt, max = 90) {
 
 /**
  * @typedef {Object} JobParams
+ * @property {string} [model] the model's id
+ * @property {string} [model_label] the model's name ("Seedance 2")
  * @property {string} [resolution]
  * @property {string} [aspect_ratio]
  * @property {number} [duration]
@@ -62,6 +64,9 @@ export function shortenPrompt(prompt, max = 90) {
  * @property {number | null} [seed]
  * @property {boolean} [camera_fixed]
  * @property {number} [images] count of input images
+ * @property {number} [videos] count of reference videos
+ * @property {number} [audios] count of reference audio clips
+ * @property {boolean} [web_search]
  */
 
 /**
@@ -73,14 +78,19 @@ export function paramChips(params) {
   /** @type {string[]} */
   const chips = [];
   if (!params) return chips;
+  if (params.model_label) chips.push(params.model_label);
   if (params.resolution) chips.push(params.resolution);
   if (params.aspect_ratio) chips.push(params.aspect_ratio);
-  if (params.duration !== undefined && params.duration !== null) chips.push(`${params.duration} s`);
+  // A length of 0 or below is the model's "auto": it picks the length.
+  if (params.duration !== undefined && params.duration !== null) chips.push(params.duration > 0 ? `${params.duration} s` : "auto length");
   if (params.audio) chips.push("audio");
   if (params.camera_fixed) chips.push("camera fixed");
   if (params.seed !== undefined && params.seed !== null && params.seed !== -1) chips.push(`seed ${params.seed}`);
   else chips.push("seed random");
   if (params.images) chips.push(`${params.images} image${params.images === 1 ? "" : "s"}`);
+  if (params.videos) chips.push(`${params.videos} ref video${params.videos === 1 ? "" : "s"}`);
+  if (params.audios) chips.push(`${params.audios} ref audio`);
+  if (params.web_search) chips.push("web search");
   return chips;
 }
 

@@ -3,7 +3,7 @@
 // and by the form's history gallery. It knows nothing about widget models: callers pass plain
 // data (JobCardData) and callbacks, so the gallery can feed it from a list trait.
 import "./job_card.css";
-import { canGenerateAgain, createAgainControl } from "./again.js";
+import { CONTINUE_FROM_HERE, canGenerateAgain, createAgainControl } from "./again.js";
 import { el, replaceChildren, setText, show } from "./dom.js";
 import { formatBytes, formatClock, formatCost, paramChips, shortenPrompt, videoChips } from "./format.js";
 import { isFinal, stateLabel, stateTone } from "./job_state.js";
@@ -39,6 +39,7 @@ export const CARD_FIELDS = Object.freeze([
   "provenance",
   "from_cache",
   "reconnecting",
+  "last_frame",
 ]);
 
 /**
@@ -64,6 +65,16 @@ export const CARD_FIELDS = Object.freeze([
  * @property {Record<string, unknown>} [provenance]
  * @property {boolean} [from_cache]
  * @property {boolean} [reconnecting]
+ * @property {LastFrame | null} [last_frame] the saved last frame, when the job asked for it
+ */
+
+/**
+ * A job's saved last frame as the kernel describes it (never its bytes: fetched on request).
+ * @typedef {Object} LastFrame
+ * @property {string} file_name
+ * @property {string} [path]
+ * @property {number} [size]
+ * @property {boolean} [can_continue] the model takes a first frame, so "continue from here" is offered
  */
 
 /**
@@ -71,6 +82,8 @@ export const CARD_FIELDS = Object.freeze([
  * @property {() => void} [onCancel] the cancel button was pressed
  * @property {() => void} [onGenerateAgain] the user confirmed "Generate again (paid)" (no button without it)
  * @property {() => Promise<Blob | string | null>} [loadVideo] fetch the MP4 (a Blob or a URL)
+ * @property {() => Promise<Blob | null>} [loadLastFrame] fetch the saved last frame (an image Blob)
+ * @property {() => void} [onContinue] the user confirmed "Continue from here (paid)" (no button without it)
  * @property {() => number} [now] wall clock in ms (tests pass their own)
  * @property {boolean} [compact] no details block and a smaller player (gallery cards)
  */
@@ -124,6 +137,11 @@ function buildParts(compact) {
   });
   const videoNote = el("div", { className: "seedance-video-note" });
   const videoFacts = el("div", { className: "seedance-meta seedance-video-facts" });
+  const lastFrameImg = el("img", { className: "seedance-last-frame-img", attrs: { alt: "last frame of the clip" } });
+  const lastFrame = el("figure", { className: "seedance-last-frame" }, [
+    lastFrameImg,
+    el("figcaption", { className: "seedance-last-frame-caption", text: "last frame" }),
+  ]);
   const download = el("a", { className: "seedance-download seedance-button", text: "Download .mp4" });
   const copyId = el("button", {
     className: "seedance-copy-id seedance-button",
@@ -147,6 +165,7 @@ function buildParts(compact) {
     video,
     videoNote,
     videoFacts,
+    lastFrame,
     actions,
     details,
     callbackError,
@@ -154,7 +173,8 @@ function buildParts(compact) {
   // prettier-ignore
   return {
     root, status, promptText, cancel, bar, fill, eta, elapsed, chips, cost, taskId, flags, error,
-    video, videoNote, videoFacts, download, copyId, actions, details, detailsBody, callbackError,
+    video, videoNote, videoFacts, lastFrame, lastFrameImg, download, copyId, actions, details, detailsBody,
+    callbackError,
   };
 }
 
@@ -187,6 +207,8 @@ export function detailRows(data) {
     if (typeof at === "number") rows.push([key, new Date(at * 1000).toLocaleString()]);
   }
   if (typeof data.cost_estimate === "number") rows.push(["cost", formatCost(data.cost_estimate)]);
+  else if (hasParams(data)) rows.push(["cost", "no estimate"]);
+  if (data.last_frame) rows.push(["last frame", String(data.last_frame.path ?? data.last_frame.file_name)]);
   rows.push(["from cache", data.from_cache ? "yes (no API call)" : "no"]);
   if (prov.request) rows.push(["request", JSON.stringify(prov.request)]);
   if (prov.package_version) rows.push(["seedance_widgets", String(prov.package_version)]);
@@ -266,8 +288,10 @@ function drawBody(parts, data, compact) {
     parts.chips,
     paramChips(data.params ?? {}).map((text) => el("span", { className: "seedance-chip", text })),
   );
-  setText(parts.cost, formatCost(data.cost_estimate));
-  show(parts.cost, typeof data.cost_estimate === "number");
+  // A job with known settings and no list price says so plainly: never a made-up number.
+  const priced = typeof data.cost_estimate === "number";
+  setText(parts.cost, priced ? formatCost(data.cost_estimate) : "no estimate");
+  show(parts.cost, priced || hasParams(data));
   setText(parts.taskId, data.task_id ?? "");
   show(parts.taskId, Boolean(data.task_id));
   replaceChildren(parts.flags, [
@@ -293,7 +317,16 @@ function drawBody(parts, data, compact) {
     ]);
   }
   if (!done) show(parts.videoNote, false);
+  show(parts.lastFrame, done && Boolean(data.last_frame));
   show(parts.details, !compact && final);
+}
+
+/**
+ * Whether the card knows the job's settings (not a task attached by id only).
+ * @param {JobCardData} data
+ */
+function hasParams(data) {
+  return Boolean(data.params && Object.keys(data.params).length > 0);
 }
 
 /**
@@ -311,6 +344,12 @@ export function createJobCard(options = {}) {
     parts.actions.appendChild(again.button);
     parts.actions.after(again.confirm);
   }
+  const onContinue = options.onContinue;
+  const follow = onContinue ? createAgainControl(onContinue, CONTINUE_FROM_HERE) : null;
+  if (follow) {
+    parts.actions.appendChild(follow.button);
+    (again ? again.confirm : parts.actions).after(follow.confirm);
+  }
 
   /** @type {JobCardData} */
   let data = { state: "intent" };
@@ -322,6 +361,10 @@ export function createJobCard(options = {}) {
   let videoKey = "";
   /** @type {string | null} */
   let objectUrl = null;
+  /** the last frame that is (being) loaded, and its blob: URL */
+  let frameKey = "";
+  /** @type {string | null} */
+  let frameUrl = null;
   let destroyed = false;
 
   /** Kernel clock now, estimated from the last sync (tolerates kernel/browser clock skew). */
@@ -409,6 +452,25 @@ export function createJobCard(options = {}) {
     );
   }
 
+  function maybeLoadLastFrame() {
+    const frame = data.last_frame;
+    if (data.state !== "done" || !frame || !options.loadLastFrame) return;
+    const key = `${frame.file_name}:${frame.size ?? ""}`;
+    if (key === frameKey) return;
+    frameKey = key;
+    options.loadLastFrame().then(
+      (blob) => {
+        if (destroyed || key !== frameKey || !blob) return;
+        if (frameUrl) URL.revokeObjectURL(frameUrl);
+        frameUrl = URL.createObjectURL(blob);
+        parts.lastFrameImg.src = frameUrl;
+      },
+      () => {
+        if (key === frameKey) frameKey = ""; // may be asked again on the next update
+      },
+    );
+  }
+
   /** @param {JobCardData} next */
   function update(next) {
     data = next;
@@ -419,10 +481,16 @@ export function createJobCard(options = {}) {
       again.draw(offered, data.cost_estimate);
       if (offered) show(parts.actions, true);
     }
+    if (follow) {
+      const offered = data.state === "done" && Boolean(data.last_frame?.can_continue);
+      follow.draw(offered, data.cost_estimate);
+      if (offered) show(parts.actions, true);
+    }
     drawDetails(parts, data);
     tick();
     syncTicker();
     maybeLoadVideo();
+    maybeLoadLastFrame();
   }
 
   function destroy() {
@@ -431,7 +499,10 @@ export function createJobCard(options = {}) {
     cancel.removeEventListener("click", onCancel);
     copyId.removeEventListener("click", onCopy);
     again?.destroy();
+    follow?.destroy();
     setVideoUrl(null);
+    if (frameUrl) URL.revokeObjectURL(frameUrl);
+    frameUrl = null;
   }
 
   show(callbackError, false);

@@ -11,6 +11,12 @@ export const MSG_VIDEO_REQUEST = "video-request";
 export const MSG_VIDEO_RESPONSE = "video-response";
 /** page -> kernel: the user confirmed "Generate again (paid)": same settings, new seed, new task ({kind, id}) */
 export const MSG_GENERATE_AGAIN = "generate-again";
+/** page -> kernel: send me a job's saved last frame ({kind, id}; {kind, id, job} for a widget of several jobs) */
+export const MSG_LAST_FRAME_REQUEST = "last-frame-request";
+/** kernel -> page: {kind, id, ok, mime} + 1 buffer (the image) when ok, else {kind, id, ok, error} */
+export const MSG_LAST_FRAME_RESPONSE = "last-frame-response";
+/** page -> kernel: the user confirmed "Continue from here (paid)": a new job from this job's last frame ({kind, id}) */
+export const MSG_CONTINUE = "continue-from-here";
 
 // ---- the form ----
 /** page -> kernel: submit what the page shows ({kind, seq, params}) */

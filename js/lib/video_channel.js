@@ -1,7 +1,7 @@
 // Fetch a job's MP4 from the kernel over the widget's comm: send {kind: MSG_VIDEO_REQUEST, id} and
 // collect the MSG_VIDEO_RESPONSE chunks (binary buffers) into a Blob. The video then plays from a
 // blob: URL, independent of where the notebook sits and of the gateway's expiring URL.
-import { MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "./messages.js";
+import { MSG_LAST_FRAME_REQUEST, MSG_LAST_FRAME_RESPONSE, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "./messages.js";
 
 /**
  * The subset of an anywidget model this module uses.
@@ -76,5 +76,40 @@ export function requestVideo(model, options = {}) {
     options.signal?.addEventListener("abort", onAbort);
     armTimer();
     model.send({ ...options.fields, kind: MSG_VIDEO_REQUEST, id });
+  });
+}
+
+/**
+ * Ask the kernel for a job's saved last frame ({kind: MSG_LAST_FRAME_REQUEST, id}) and resolve with
+ * it as an image Blob, or null when the kernel has none (or does not answer in time).
+ * @param {MessageModel} model
+ * @param {{ timeoutMs?: number, signal?: AbortSignal, fields?: Record<string, unknown> }} [options]
+ * @returns {Promise<Blob | null>}
+ */
+export function requestLastFrame(model, options = {}) {
+  const timeoutMs = options.timeoutMs ?? 30000;
+  counter += 1;
+  const id = `f${Date.now().toString(36)}-${counter}`;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), timeoutMs);
+    const onAbort = () => done(null);
+    /** @param {Blob | null} value */
+    function done(value) {
+      clearTimeout(timer);
+      model.off("msg:custom", onMessage);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolve(value);
+    }
+    /**
+     * @param {any} msg
+     * @param {DataView<ArrayBuffer>[]} buffers
+     */
+    function onMessage(msg, buffers) {
+      if (!msg || msg.kind !== MSG_LAST_FRAME_RESPONSE || msg.id !== id) return;
+      done(msg.ok && buffers?.[0] ? new Blob([buffers[0]], { type: msg.mime || "image/png" }) : null);
+    }
+    model.on("msg:custom", onMessage);
+    options.signal?.addEventListener("abort", onAbort);
+    model.send({ ...options.fields, kind: MSG_LAST_FRAME_REQUEST, id });
   });
 }

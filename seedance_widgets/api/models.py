@@ -52,6 +52,7 @@ GRID_PARAMS: tuple[str, ...] = (
     "resolution",
     "audio",
     "camera_fixed",
+    "model",
 )
 
 #: Image roles of a request, whatever the model: the wire may rename one (1.0 sends ``reference``).

@@ -31,7 +31,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 MAX_JSON_BYTES = 1024 * 1024
 
 
-def build_app(state: EmulatorState) -> FaultMiddleware:
+def build_app(state: EmulatorState) -> FaultMiddleware:  # noqa: C901, PLR0915  -- every route is a closure over state; split later
     """The ASGI application of one emulator run."""
 
     def unauthorized(request: Request) -> Response | None:

@@ -108,7 +108,7 @@ class EmulatorConfig:
         shown["api_key"] = None if self.api_key is None else "<hidden>"
         return "EmulatorConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: C901, PLR0912  -- one check per setting, flat; table-driven later
         """Raise ValueError naming the field when a setting makes no sense."""
         if not (isinstance(self.speed, (int, float)) and math.isfinite(self.speed) and self.speed > 0):
             raise ValueError(f"speed must be a positive number, not {self.speed!r}")

@@ -56,7 +56,7 @@ class FaultMiddleware:
         self.state = state
         self.connections = netfaults.ConnectionRegistry()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901, PLR0912  -- one branch per fault kind; split later
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

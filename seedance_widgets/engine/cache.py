@@ -19,7 +19,7 @@ from seedance_widgets.api import GenerationRequest, request_cost_usd
 from .core import Engine
 from .job import Job
 from .restore import is_in_flight
-from .state import JobSnapshot, JobState
+from .state import DryRun, JobSnapshot, JobState
 from .store import canonical_body, canonical_hash
 from .tracked import Image, Tracked, new_local_id
 
@@ -39,6 +39,15 @@ class Reuse:
 def request_hash(request: GenerationRequest, images: list[Image]) -> str:
     """The canonical hash of a request with its images (local ones by content)."""
     return canonical_hash(canonical_body(request, [(i.role, i.stable_url()) for i in images]))
+
+
+def dry_run(
+    core: Engine, request: GenerationRequest, images: list[Image], request_hash: str, estimate: float
+) -> DryRun:
+    """The exact body a submit would send (uploaded URLs where known, else the local file's
+    marker) and its estimate; nothing is sent."""
+    known = [(i.role, core.uploaded.get(i.sha256 or "", i.stable_url())) for i in images]
+    return DryRun(body=canonical_body(request, known), estimate_usd=estimate, request_hash=request_hash)
 
 
 def own_in_flight(core: Engine, request_hash: str, besides: str | None = None) -> Job | None:

@@ -63,8 +63,10 @@ class ManualClock:
     """A clock that moves only when told (:meth:`advance`), for tests.
 
     Waits on it end when the clock is moved past their deadline (or when they are notified /
-    stopped, as on the real clock). :meth:`waits` lists the deadlines of the waits in progress, so
-    a test can wait for the engine to be waiting for a given time: an event, not a sleep.
+    stopped, as on the real clock); a wait on a condition may also end early, as a real one may,
+    since its caller re-checks its state anyway. :meth:`waits` lists the deadlines of the waits
+    in progress, so a test can wait for the engine to be waiting for a given time: an event, not
+    a sleep.
     """
 
     def __init__(self, start: float | None = None) -> None:
@@ -108,13 +110,14 @@ class ManualClock:
 
     def wait(self, condition: threading.Condition, timeout: float | None) -> bool:
         deadline = math.inf if timeout is None else self._now + max(0.0, timeout)
+        if self._now >= deadline:
+            return False
         token = self._enter(deadline)
         try:
-            while self._now < deadline:
-                # Real slices: `condition` is the caller's (held), so an engine notify ends it early.
-                if condition.wait(_SLICE):
-                    return True
-            return False
+            # One real slice, then back to the caller, which re-checks its state and waits again:
+            # a notify that races a slice's end is seen as a timeout by Condition.wait, so looping
+            # here could lose it.
+            return condition.wait(_SLICE)
         finally:
             self._leave(token)
 

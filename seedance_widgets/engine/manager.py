@@ -33,13 +33,11 @@ from .policy import AdaptivePolicy, PollPolicy
 from .scheduler import MAX_WORKERS
 from .settings import Settings
 from .state import DryRun
-from .store import Store, canonical_body
+from .store import Store
 from .tracked import ImageInput
 
 if TYPE_CHECKING:
     from seedance_widgets.api import SeedanceClient
-
-__all__ = ["DEFAULT_DEADLINE_S", "MAX_WORKERS", "ImageInput", "JobManager"]
 
 DEFAULT_DEADLINE_S = 15 * 60.0
 _live_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
@@ -216,11 +214,7 @@ class JobManager:
         request_hash = cache.request_hash(request, prepared)
         estimate = request_cost_usd(request)
         if dry_run:
-            # The exact body: uploaded URLs where known, else the local file's marker.
-            known = [(i.role, self._core.uploaded.get(i.sha256 or "", i.stable_url())) for i in prepared]
-            return DryRun(
-                body=canonical_body(request, known), estimate_usd=estimate, request_hash=request_hash
-            )
+            return cache.dry_run(self._core, request, prepared, request_hash, estimate)
         if self.closed:
             raise SeedanceError("this JobManager has been shut down; make a new one")
         if self.read_only is not None and not self.store.ledger.path.exists():

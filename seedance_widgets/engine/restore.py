@@ -158,7 +158,13 @@ def _fold_one(rec: dict[str, Any], root: Path, jobs: dict[str, LedgerJob], uploa
     job = jobs.get(local_id)
     if job is None:
         job = jobs[local_id] = LedgerJob(local_id=local_id)
-    at = rec.get("at")
+    _take_request(job, rec)
+    _take_fields(job, rec, root)
+    _take_times(job, rec, event)
+
+
+def _take_request(job: LedgerJob, rec: dict[str, Any]) -> None:
+    """What was asked: the request's hash, the request itself, its images."""
     if rec.get("request_hash"):
         job.request_hash = rec["request_hash"]
     if "request" in rec:
@@ -168,26 +174,45 @@ def _fold_one(rec: dict[str, Any], root: Path, jobs: dict[str, LedgerJob], uploa
         job.request = _request_from(rec["body"]) or job.request
     if isinstance(rec.get("images"), list):
         job.images = [i for i in rec["images"] if _is_image(i)]
-    for name in ("task_id", "error", "error_code", "video_url", "expires_at", "sha256", "seed", "owner"):
+
+
+#: Fields a record sets on its job as they are, when present.
+_PLAIN_FIELDS = (
+    "task_id",
+    "error",
+    "error_code",
+    "video_url",
+    "expires_at",
+    "sha256",
+    "seed",
+    "owner",
+    "progress",
+    "state",
+    "finished_at",
+)
+
+
+def _take_fields(job: LedgerJob, rec: dict[str, Any], root: Path) -> None:
+    """What the record says about the job now (fields already checked by ``_clean``)."""
+    for name in _PLAIN_FIELDS:
         if rec.get(name) is not None:
             setattr(job, name, rec[name])
-    if rec.get("progress") is not None:
-        job.progress = rec["progress"]
     if rec.get("cost_estimate") is not None:
         job.cost_estimate = float(rec["cost_estimate"])
     if rec.get("path"):
         path = Path(rec["path"])
         job.path = path if path.is_absolute() else root / path
+
+
+def _take_times(job: LedgerJob, rec: dict[str, Any], event: Any) -> None:
+    """When it was asked, created, and started running (the record's own time)."""
+    at = rec.get("at")
     if event == "intent":
         job.submitted_at = at
     elif event in ("created", "attached"):
         job.created_at = at
-    if rec.get("state") is not None:
-        job.state = rec["state"]
     if job.state == JobState.RUNNING and job.started_at is None:
         job.started_at = at
-    if rec.get("finished_at") is not None:
-        job.finished_at = rec["finished_at"]
 
 
 @dataclasses.dataclass

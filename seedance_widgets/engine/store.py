@@ -1,10 +1,10 @@
-"""The output folder: videos by content hash, uploaded images, the ledger, request hashing.
+"""The output folder: videos by content hash, uploaded images and videos, the ledger, request keys.
 
 ```
 seedance_outputs/
   ledger.jsonl
   videos/<sha256[:16]>-<slug>.mp4
-  uploads/<sha256[:16]>.<ext>
+  uploads/<sha256[:16]>.<ext>     local images and reference videos as sent
   .owners/<manager id>.lock     flock'ed by each live manager, so others leave its jobs alone
 ```
 """
@@ -19,9 +19,12 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from seedance_widgets.api import GenerationRequest, sniff_image_type
+from seedance_widgets.api.media import VIDEO_TYPES, sniff_video_type
+from seedance_widgets.api.models import AUDIO_ROLE, IMAGE_ROLES, VIDEO_ROLE
 
 from .ledger import Ledger
 
@@ -64,17 +67,51 @@ def canonical_hash(body: dict[str, Any]) -> str:
     return sha256_bytes(text.encode())
 
 
-def canonical_body(request: GenerationRequest, images: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The create body that identifies a request: the cache key is its :func:`canonical_hash`.
+def request_key(request: GenerationRequest, inputs: Sequence[tuple[str, str]] | None = None) -> str:
+    """The cache key of a request: the :func:`canonical_hash` of :func:`neutral_key`."""
+    return canonical_hash(neutral_key(request, inputs))
 
-    ``images`` are (role, reference) pairs that replace the request's own images; a local
-    file's reference is ``sha256:<hex>`` of its bytes, so the same picture hashes the same
+
+def neutral_key(request: GenerationRequest, inputs: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """What identifies a request, whatever protocol sends it: ``request.neutral()``, with the
+    inputs given apart from it in place of its own of the same kind.
+
+    ``inputs`` are (role, reference) pairs (images, reference videos, reference audio); a local
+    file's reference is ``sha256:<hex>`` of its bytes, so the same picture or clip keys the same
     however often it is re-uploaded (and under whatever URL).
     """
+    key = request.neutral()
+    for name, roles in _KINDS:
+        given = [{"url": ref, "role": role} for role, ref in inputs or () if role in roles]
+        if given:
+            key[name] = given
+    return key
+
+
+#: The neutral request's list of each kind of input, and the roles that go into it.
+_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("images", IMAGE_ROLES),
+    ("videos", (VIDEO_ROLE,)),
+    ("audios", (AUDIO_ROLE,)),
+)
+#: The create body's list of each kind of input.
+_BODY_FIELDS = {"images": "image_with_roles", "videos": "video_with_roles", "audios": "audio_with_roles"}
+
+
+def canonical_body(request: GenerationRequest, images: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The ToAPIs create body a request would send (a dry run shows it).
+
+    ``images`` are (role, reference) pairs (images, reference videos or audio) that replace the
+    request's own of the same kind; a local file's reference is ``sha256:<hex>`` of its bytes
+    until it is uploaded. The cache key is :func:`request_key`, not a hash of this body.
+    """
     body = request.to_body()
-    if images:
-        body.pop("image_urls", None)
-        body["image_with_roles"] = [{"url": ref, "role": role} for role, ref in images]
+    for name, roles in _KINDS:
+        given = [{"url": ref, "role": role} for role, ref in images or () if role in roles]
+        if given:
+            if name == "images":
+                body.pop("image_urls", None)
+            body[_BODY_FIELDS[name]] = given
     return body
 
 
@@ -148,10 +185,10 @@ class Store:
         return final, digest
 
     def save_upload(self, data: bytes) -> tuple[Path, str]:
-        """Keep a copy of a local image as sent; returns (path, sha256)."""
+        """Keep a copy of a local image or reference video as sent; returns (path, sha256)."""
         digest = sha256_bytes(data)
         mime = sniff_image_type(data[:16])
-        ext = _IMAGE_EXTENSIONS.get(mime or "", "bin")
+        ext = _IMAGE_EXTENSIONS.get(mime or "") or VIDEO_TYPES.get(sniff_video_type(data[:64]) or "", "bin")
         path = self.uploads / f"{digest[:16]}.{ext}"
         if not path.exists():
             self.uploads.mkdir(parents=True, exist_ok=True)

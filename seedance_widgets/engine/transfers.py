@@ -144,6 +144,7 @@ def download(core: Engine, tracked: Tracked) -> None:
     if snap.state != JobState.DOWNLOADING or snap.video_url is None or core.stopping:
         return
     incoming = core.store.incoming_path(job.local_id)
+    _remove_parts_of(incoming)
     tracked.download_attempts += 1
     try:
         core.client_for(tracked).download(snap.video_url, incoming)
@@ -177,6 +178,15 @@ def download(core: Engine, tracked: Tracked) -> None:
         eta_seconds=None,
         **core.live_notice(job.local_id, rate_limit=False),
     )
+
+
+def _remove_parts_of(incoming: Path) -> None:
+    """Delete half downloads of this job left by a writer that died (a killed kernel): the job is
+    this manager's now, so nobody else writes its download."""
+    with contextlib.suppress(OSError):
+        for part in incoming.parent.glob(f".{incoming.name}.*.part"):
+            with contextlib.suppress(OSError):
+                part.unlink()
 
 
 def _download_failed(core: Engine, tracked: Tracked, err: Exception) -> None:

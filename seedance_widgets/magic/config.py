@@ -4,18 +4,53 @@ Set them with ``%config Seedance.duration = 8`` in a notebook, or with
 ``c.Seedance.output_dir = "videos"`` in ``ipython_config.py``. The API key is
 deliberately NOT a setting: it lives only in the ``TOAPIS_API_KEY`` environment
 variable, so it can never end up in a config file, ``%config`` output or a notebook.
+
+Request defaults are checked against the catalogue's spec of ``Seedance.model`` (the one place
+limits live), with the request's own words: ``%config Seedance.resolution = '1080p'`` is refused
+while the model is Seedance 1.5 Pro, naming the models that allow it. ``None`` means "the model's
+own default" (5 s, its default ratio and resolution, audio on for Seedance 2.x).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from seedance_widgets.api import ASPECT_RATIOS, MAX_SEED, RESOLUTIONS
+from seedance_widgets.api import GenerationRequest, ValidationError, catalog
 
 POLL_POLICIES = ("adaptive", "baseline")
+#: Settings that become request fields, and the request field each one sets.
+REQUEST_DEFAULTS: dict[str, str] = {
+    "duration": "duration",
+    "ratio": "aspect_ratio",
+    "resolution": "resolution",
+    "audio": "audio",
+    "camera_fixed": "camera_fixed",
+    "seed": "seed",
+}
+_DEFAULT_SPEC = catalog.spec_for(catalog.DEFAULT_MODEL)
+
+
+def model_problem(model: object) -> str | None:
+    """Why ``model`` is no catalogue id (the catalogue's words, with its did-you-mean), or None."""
+    try:
+        catalog.spec_for(model)
+    except ValidationError as err:
+        return str(err)
+    return None
+
+
+def field_problem(model: str, field: str, value: Any) -> str | None:
+    """The request's own refusal of ``field=value`` for ``model`` (None when it fits)."""
+    if value is None and field != "seed":
+        return None  # the model's default always fits
+    try:
+        GenerationRequest(prompt="x", model=model, **{field: value})
+    except ValidationError as err:
+        return str(err)
+    return None
 
 
 class Seedance(Configurable):
@@ -52,37 +87,78 @@ class Seedance(Configurable):
         "N times faster than the gateway. None: 1 with a key, the built-in emulator's own speed without.",
     ).tag(config=True)
     embed = Bool(False, help="Keep the video bytes in the notebook (like --embed).").tag(config=True)
-    duration = Int(5, help="Default clip length in seconds, 4 to 12 (like --duration).").tag(config=True)
-    ratio = Enum(ASPECT_RATIOS, default_value="16:9", help="Default aspect ratio (like --ratio).").tag(
-        config=True
-    )
-    resolution = CaselessStrEnum(
-        RESOLUTIONS, default_value="720p", help="Default resolution, 480p or 720p (like --resolution)."
+    model = Unicode(
+        catalog.DEFAULT_MODEL,
+        help=f"Model of new jobs (like --model): one of {', '.join(catalog.MODELS)}. "
+        "%seedance models lists what each allows and costs.",
     ).tag(config=True)
-    audio = Bool(False, help="Generate a synchronised audio track by default (like --audio).").tag(
-        config=True
-    )
-    camera_fixed = Bool(False, help="Keep the camera still by default (like --camera-fixed).").tag(
-        config=True
-    )
+    duration = Int(
+        None,
+        allow_none=True,
+        help="Default clip length in seconds (like --duration), within Seedance.model's range "
+        f"({_DEFAULT_SPEC.label}: {_DEFAULT_SPEC.durations.min} to {_DEFAULT_SPEC.durations.max}); "
+        "None: the model's default.",
+    ).tag(config=True)
+    ratio = Unicode(
+        None,
+        allow_none=True,
+        help=f"Default aspect ratio (like --ratio), one Seedance.model offers ({_DEFAULT_SPEC.label}: "
+        f"{', '.join(_DEFAULT_SPEC.ratios)}); None: the model's default.",
+    ).tag(config=True)
+    resolution = Unicode(
+        None,
+        allow_none=True,
+        help=f"Default resolution (like --resolution), one Seedance.model offers ({_DEFAULT_SPEC.label}: "
+        f"{', '.join(_DEFAULT_SPEC.resolutions)}); None: the model's default.",
+    ).tag(config=True)
+    audio = Bool(
+        None,
+        allow_none=True,
+        help="Generate a synchronised audio track by default (like --audio); None: the model's default "
+        "(off for 1.5 Pro, on for Seedance 2.x).",
+    ).tag(config=True)
+    camera_fixed = Bool(
+        False, help="Keep the camera still by default (like --camera-fixed), where the model offers it."
+    ).tag(config=True)
     seed = Int(
-        None, allow_none=True, help=f"Default seed, -1 (random) to {MAX_SEED}; None lets the gateway pick."
+        None,
+        allow_none=True,
+        help=f"Default seed, {_DEFAULT_SPEC.seed[0] if _DEFAULT_SPEC.seed else -1} (random) to "
+        f"{_DEFAULT_SPEC.seed[1] if _DEFAULT_SPEC.seed else '-'}; None lets the gateway pick.",
     ).tag(config=True)
 
-    @validate("duration")
-    def _check_duration(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if not 4 <= value <= 12:
-            raise TraitError(
-                f"Seedance.duration={value} is not allowed: a whole number of seconds from 4 to 12"
-            )
-        return value
-
-    @validate("seed")
-    def _check_seed(self, proposal: dict[str, Any]) -> int | None:
+    @validate("model")
+    def _check_model(self, proposal: dict[str, Any]) -> str:
         value = proposal["value"]
-        if value is not None and not -1 <= value <= MAX_SEED:
-            raise TraitError(f"Seedance.seed={value} is not allowed: -1 (random) to {MAX_SEED}, or None")
+        problem = model_problem(value)
+        if problem is not None:
+            raise TraitError(f"Seedance.model={value!r} is not allowed: {problem}")
+        # The request defaults already set must fit the new model: say which do not, and the fix.
+        misfits = [
+            f"Seedance.{name}={getattr(self, name)!r} ({why})"
+            for name, field in REQUEST_DEFAULTS.items()
+            if (why := field_problem(value, field, getattr(self, name))) is not None
+        ]
+        if misfits:
+            raise TraitError(
+                f"Seedance.model={value!r} does not fit the defaults already set: {'; '.join(misfits)}. "
+                "Set those to None (the model's default) or to a value the model allows first."
+            )
+        return str(value)
+
+    @validate(*REQUEST_DEFAULTS)
+    def _check_request_default(self, proposal: dict[str, Any]) -> Any:
+        name = proposal["trait"].name
+        value = proposal["value"]
+        if name == "ratio" and isinstance(value, str):
+            value = value.strip()
+        if name == "resolution" and isinstance(value, str):
+            value = value.strip().lower()
+        problem = field_problem(self.model, REQUEST_DEFAULTS[name], value)
+        if problem is not None:
+            raise TraitError(
+                f"Seedance.{name}={value!r} is not allowed while Seedance.model is {self.model!r}: {problem}"
+            )
         return value
 
     @validate("time_scale")
@@ -102,11 +178,8 @@ class Seedance(Configurable):
         return value
 
     def defaults(self) -> dict[str, Any]:
-        """The per-request defaults, keyed as the parser names them."""
-        return {
-            name: getattr(self, name)
-            for name in ("duration", "ratio", "resolution", "audio", "camera_fixed", "seed", "embed")
-        }
+        """The per-request defaults, keyed as the parser names them (None: the model's default)."""
+        return {name: getattr(self, name) for name in ("model", *REQUEST_DEFAULTS, "embed")}
 
     def engine_settings(self) -> tuple[Any, ...]:
         """The settings that shape a job manager (a change means another manager)."""

@@ -47,9 +47,14 @@ def dry_run_text(dry: DryRun, base_url: str) -> str:
     return (
         f"Dry run: nothing was sent. This is the exact request:\n"
         f"POST {base_url.rstrip('/')}/v1/videos/generations\n{body}\n"
-        f"Estimated cost: ~${dry.estimate_usd:.2f} (an ESTIMATE from a published list price; "
-        "the gateway's bill may differ)"
+        f"Estimated cost: {_estimate(dry.estimate_usd)}"
     )
+
+
+def _estimate(usd: float | None) -> str:
+    if usd is None:
+        return "no estimate (the catalogue has no list price for these settings)"
+    return f"~${usd:.2f} (an ESTIMATE from a published list price; the gateway's bill may differ)"
 
 
 class CellDisplays:

@@ -7,6 +7,7 @@ display rules in :mod:`.display`; the job engine and the widgets do the real wor
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from seedance_widgets.api import GenerationRequest
+from seedance_widgets.api import GenerationRequest, catalog
 
 from . import link
 from .config import Seedance
@@ -23,6 +24,7 @@ from .parse import (
     EXPORT_USAGE,
     MagicCall,
     duration_type,
+    model_type,
     name_type,
     parse_call,
     ratio_type,
@@ -30,12 +32,53 @@ from .parse import (
     seed_type,
     seeds_type,
 )
-from .tables import JobTable, SettingsTable
+from .tables import JobTable, ModelTable, SettingsTable, estimate_text
 
 if TYPE_CHECKING:
     from seedance_widgets.engine import DryRun, Job, JobManager
 
 _BOOL = argparse.BooleanOptionalAction
+
+
+# ---- option help, written from the catalogue (so it never disagrees with what is checked) --------
+
+
+def _models_with(test: Callable[[catalog.ModelSpec], object]) -> str:
+    ids = [spec.id for spec in catalog.MODELS.values() if test(spec)]
+    return "models: " + ", ".join(ids) if ids else "no model offers it"
+
+
+def _grouped(describe: Callable[[catalog.ModelSpec], str]) -> str:
+    """ "4-12 s: a, b; 4-15 s or auto: c" — each distinct value with the models that have it."""
+    groups: dict[str, list[str]] = {}
+    for spec in catalog.MODELS.values():
+        groups.setdefault(describe(spec), []).append(spec.id)
+    return "; ".join(f"{value} ({', '.join(ids)})" for value, ids in groups.items())
+
+
+def _seconds(spec: catalog.ModelSpec) -> str:
+    d = spec.durations
+    return f"{d.min}-{d.max}" + (" or auto" if d.auto is not None else "")
+
+
+def _seed_text(spec: catalog.ModelSpec) -> str:
+    return f"{spec.seed[0]} (random) to {spec.seed[1]}" if spec.seed else "none"
+
+
+def _media_kwargs(media: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``media=`` for ``submit`` only when there is some (a call without it works on any engine)."""
+    return {"media": media} if media else {}
+
+
+_DURATIONS_HELP = _grouped(_seconds)
+_RATIOS_HELP = _grouped(lambda s: ", ".join(s.ratios))
+_RESOLUTIONS_HELP = _grouped(lambda s: ", ".join(s.resolutions))
+_SEED_HELP = _grouped(_seed_text)
+_REFS_HELP = {
+    "images": _grouped(lambda s: f"up to {s.images.max_references}"),
+    "videos": _grouped(lambda s: f"up to {s.video_refs.max_count}" if s.video_refs else "none"),
+    "audio": _grouped(lambda s: f"up to {s.audio_refs.max_count}" if s.audio_refs else "none"),
+}
 
 
 @magics_class
@@ -54,29 +97,74 @@ class SeedanceMagics(Magics):
         "words",
         nargs="*",
         metavar="PROMPT | SUB-COMMAND",
-        help="The prompt (line magic), or one of: jobs, attach TASK_ID, cancel ID, config, form, "
-        "export NOTEBOOK.",
+        help="The prompt (line magic), or one of: jobs, models, attach TASK_ID, cancel ID, config, "
+        "form, export NOTEBOOK.",
+    )
+    @argument(
+        "-m",
+        "--model",
+        type=model_type,
+        metavar="ID",
+        help=f"The model: {', '.join(catalog.MODELS)} (default: %%config Seedance.model, "
+        f"{catalog.DEFAULT_MODEL}). %%seedance models lists what each allows and its price.",
     )
     @argument(
         "-d",
         "--duration",
         type=duration_type,
         metavar="SECONDS",
-        help="Clip length, 4 to 12 s (default 5; see %%config Seedance).",
+        help=f"Clip length in whole seconds, or auto where the model picks the length: {_DURATIONS_HELP}.",
     )
+    @argument("-r", "--ratio", type=ratio_type, metavar="W:H", help=f"Aspect ratio: {_RATIOS_HELP}.")
+    @argument("--resolution", type=resolution_type, metavar="RES", help=f"Resolution: {_RESOLUTIONS_HELP}.")
     @argument(
-        "-r", "--ratio", type=ratio_type, metavar="W:H", help="16:9 (default), 9:16, 1:1, 4:3, 3:4 or 21:9."
+        "--audio",
+        action=_BOOL,
+        default=None,
+        help="Generate a synchronised audio track (default: the model's; 1.5 Pro costs 2x with it).",
     )
-    @argument("--resolution", type=resolution_type, metavar="RES", help="480p or 720p (default). No 1080p.")
-    @argument("--audio", action=_BOOL, default=None, help="Generate a synchronised audio track (costs 2x).")
-    @argument("--seed", type=seed_type, metavar="N", help="Seed, -1 (random) to 4294967295.")
+    @argument("--seed", type=seed_type, metavar="N", help=f"Seed: {_SEED_HELP}.")
     @argument(
         "--seeds", type=seeds_type, metavar="N,N,...", help="A sweep: one job per seed; returns a list."
     )
-    @argument("--camera-fixed", action=_BOOL, default=None, help="Keep the camera still.")
+    @argument(
+        "--camera-fixed",
+        action=_BOOL,
+        default=None,
+        help=f"Keep the camera still ({_models_with(lambda s: s.supports_camera_fixed)}).",
+    )
     @argument("--first", metavar="IMG", help="First frame: an http(s) URL or a local image (uploaded).")
     @argument("--last", metavar="IMG", help="Last frame: an http(s) URL or a local image (uploaded).")
-    @argument("--ref", action="append", metavar="IMG", help="A reference image (repeat up to 4 times).")
+    @argument(
+        "--ref",
+        action="append",
+        metavar="IMG",
+        help=f"A reference image; repeat it ({_REFS_HELP['images']}).",
+    )
+    @argument(
+        "--ref-video",
+        action="append",
+        metavar="PATH|URL",
+        help="A reference video (local files are checked, then uploaded); repeat it "
+        f"({_REFS_HELP['videos']}).",
+    )
+    @argument(
+        "--ref-audio",
+        action="append",
+        metavar="PATH|URL",
+        help=f"A reference audio clip (WAV/MP3); repeat it ({_REFS_HELP['audio']}).",
+    )
+    @argument(
+        "--return-last-frame",
+        action="store_true",
+        help="Also save the clip's last frame beside the video (for 'continue from here'; "
+        f"{_models_with(lambda s: s.last_frame)}).",
+    )
+    @argument(
+        "--web-search",
+        action="store_true",
+        help=f"Let the model search the web ({_models_with(lambda s: s.web_search)}).",
+    )
     @argument("--wait", action="store_true", help="Block with a progress display until the video is ready.")
     @argument("--rerun", action="store_true", help="Make a new (paid) task even if this exact video exists.")
     @argument(
@@ -90,7 +178,7 @@ class SeedanceMagics(Magics):
     )
     @line_cell_magic
     def seedance(self, line: str, cell: str | None = None) -> Any:
-        """Generate a video with Seedance 1.5 Pro; the kernel stays free while it renders.
+        """Generate a video with a Seedance model; the kernel stays free while it renders.
 
         Line magic: the prompt is the rest of the line. Cell magic: the cell body is the
         prompt (any number of lines) and the line holds the options. Returns the Job at
@@ -105,18 +193,25 @@ class SeedanceMagics(Magics):
             %seedance --wait a paper boat on a river      # blocks until the video is shown
             runs = %seedance --seeds 1,2,3 a koi pond at dawn             # a sweep: list of 3 jobs
             %seedance --out clip --embed a candle flickers                # clip = the Job; bytes kept
+            %seedance --model seedance-2 --resolution 1080p -d 15 a glacier calving at dawn
+            %seedance --model doubao-seedance-2-0 --ref-video dance.mp4 the robot dances like this
+            %seedance --model seedance-2 -d auto --return-last-frame a kite over the dunes
 
             %%seedance -d 12 --ratio 21:9
             A slow aerial shot over a misty pine forest at sunrise,
             the camera gliding forward, birds crossing the frame.
 
         An identical request that already finished shows its saved video with no API call;
-        ``--rerun`` pays for a new one. Local images are uploaded by the engine. To start a
-        prompt with a sub-command's word or a dash, quote it or put ``--`` before it.
+        ``--rerun`` pays for a new one. Local images and videos are checked here (type from the
+        content, size, length) and uploaded by the engine. What each model allows (lengths,
+        ``auto``, resolutions, ratios, references, last frame, web search) comes from the model
+        catalogue: a value the model refuses is an error naming the models that allow it. To
+        start a prompt with a sub-command's word or a dash, quote it or put ``--`` before it.
 
         Sub-commands::
 
             %seedance jobs              this kernel's and the output folder's jobs (a table)
+            %seedance models            every model: lengths, resolutions, ratios, references, price
             %seedance attach TASK_ID    watch an existing task (e.g. one that timed out)
             %seedance cancel ID         stop watching a job (local id or task id; it may still be billed)
             %seedance config            the settings in effect (the API key only as set / not set)
@@ -126,6 +221,7 @@ class SeedanceMagics(Magics):
                                         offline: videos copied beside it, or inside it with --embed
 
         Defaults: ``%config Seedance`` lists them; set one with e.g.
+        ``%config Seedance.model = 'seedance-2'``,
         ``%config Seedance.duration = 8``, ``%config Seedance.resolution = '480p'``,
         ``%config Seedance.output_dir = 'videos'``, ``%config Seedance.budget_usd = 2.0``,
         ``%config Seedance.poll_policy = 'baseline'``, ``%config Seedance.embed = True``.
@@ -175,6 +271,13 @@ class SeedanceMagics(Magics):
         return images
 
     @staticmethod
+    def _media(call: MagicCall) -> list[tuple[str, Any]]:
+        """``--ref-video`` / ``--ref-audio`` as ``submit(media=...)`` takes them (URLs or checked files)."""
+        return [("reference_video", v) for v in call.ref_videos] + [
+            ("reference_audio", a) for a in call.ref_audios
+        ]
+
+    @staticmethod
     def _check_sweep_budget(
         manager: JobManager, call: MagicCall, requests: list[GenerationRequest], images: list[tuple[str, Any]]
     ) -> None:
@@ -198,7 +301,13 @@ class SeedanceMagics(Magics):
         from seedance_widgets.engine import BudgetExceededError
 
         try:
-            result = manager.submit(request, images=images, rerun=call.rerun, dry_run=call.dry_run)
+            result = manager.submit(
+                request,
+                images=images,
+                rerun=call.rerun,
+                dry_run=call.dry_run,
+                **_media_kwargs(self._media(call)),
+            )
         except BudgetExceededError as err:
             raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
         # The engine starts the built-in emulator only when a request needs HTTP: say so then.
@@ -231,8 +340,9 @@ class SeedanceMagics(Magics):
                 self.displays.show_dry_run(result, base_url)
             results.append(result)
         if call.dry_run and call.is_sweep:
-            total = sum(d.estimate_usd for d in results)
-            say(f"Sweep of {len(results)}: ~${total:.2f} in all (estimate). Nothing was sent.")
+            estimates = [d.estimate_usd for d in results]
+            total = None if any(e is None for e in estimates) else sum(estimates)
+            say(f"Sweep of {len(results)}: {estimate_text(total, 'in all ')}. Nothing was sent.")
         value: Any = SweepList(results) if call.is_sweep else results[0]
         self.displays.mark_shown(value)
         if call.out and self.shell is not None:
@@ -334,16 +444,21 @@ class SeedanceMagics(Magics):
         from seedance_widgets.widgets import SeedanceForm
 
         settings = self.settings
-        params: dict[str, Any] = {
-            "duration": settings.duration,
-            "aspect_ratio": settings.ratio,
-            "resolution": settings.resolution,
-            "audio": settings.audio,
-            "camera_fixed": settings.camera_fixed,
-        }
-        if settings.seed is not None:
-            params["seed"] = settings.seed
+        params: dict[str, Any] = {"model": settings.model, "camera_fixed": settings.camera_fixed}
+        # Settings left at None take the model's own default in the form too.
+        for name, value in (
+            ("duration", settings.duration),
+            ("aspect_ratio", settings.ratio),
+            ("resolution", settings.resolution),
+            ("audio", settings.audio),
+            ("seed", settings.seed),
+        ):
+            if value is not None:
+                params[name] = value
         display(SeedanceForm(manager=self._manager(), **params))
+
+    def _do_models(self, call: MagicCall) -> ModelTable:
+        return ModelTable.build()
 
     def _do_export(self, call: MagicCall) -> None:
         from seedance_widgets.export import export_html

@@ -25,18 +25,28 @@ from urllib.parse import urlparse
 from IPython.core.error import UsageError
 
 from seedance_widgets.api import (
-    ASPECT_RATIOS,
-    MAX_SEED,
     MAX_UPLOAD_BYTES,
     GenerationRequest,
+    ImageRole,
     ValidationError,
+    catalog,
     sniff_image_type,
 )
+from seedance_widgets.api.catalog import MediaRefs
+from seedance_widgets.api.media import MediaFile, check_total_seconds, read_audio, read_video
+from seedance_widgets.api.models import MediaRole
 
 #: Sub-commands and how many arguments each takes (``export`` has its own options: ``_export_call``).
-SUBCOMMANDS: dict[str, int] = {"jobs": 0, "attach": 1, "cancel": 1, "config": 0, "form": 0, "export": 1}
+SUBCOMMANDS: dict[str, int] = {
+    "jobs": 0,
+    "models": 0,
+    "attach": 1,
+    "cancel": 1,
+    "config": 0,
+    "form": 0,
+    "export": 1,
+}
 EXPORT_USAGE = "%seedance export NOTEBOOK.ipynb [--embed] [--out PAGE.html]"
-MAX_REFERENCES = 4
 #: Options whose value is a comma-separated list (spaces after the commas are allowed).
 COMMA_LISTS = frozenset({"--seeds"})
 MAX_SWEEP = 50
@@ -95,11 +105,15 @@ class MagicCall:
     command: str  # "generate" or a sub-command
     argument: str | None = None  # the TASK_ID / ID of attach and cancel
     prompt: str = ""
-    #: GenerationRequest fields (prompt excluded), config defaults already applied.
+    #: GenerationRequest fields (prompt excluded; ``PARAM_FIELDS``), settings and the model's own
+    #: defaults already applied.
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     first_frame: str | Path | None = None
     last_frame: str | Path | None = None
     references: tuple[str | Path, ...] = ()
+    #: ``--ref-video`` / ``--ref-audio``: http(s) URLs, or local files already checked.
+    ref_videos: tuple[str | Path, ...] = ()
+    ref_audios: tuple[str | Path, ...] = ()
     seeds: tuple[int, ...] = ()
     wait: bool = False
     rerun: bool = False
@@ -187,40 +201,55 @@ def _prompt_text(words: Sequence[Token]) -> str:
     return " ".join(t.raw for t in words)
 
 
-# ---- argparse value types: each names the allowed values in its error -------------------------
+# ---- argparse value types: syntax only; what a model allows is checked in parse_call ---------
+
+#: The word ``-d auto`` takes: the model picks the clip's length (where its spec allows that).
+AUTO = "auto"
+#: The broadest seed range of any catalogue model (each model's own range is checked later).
+_SEED_LO = min(spec.seed[0] for spec in catalog.MODELS.values() if spec.seed)
+_SEED_HI = max(spec.seed[1] for spec in catalog.MODELS.values() if spec.seed)
 
 
-def duration_type(text: str) -> int:
+def model_type(text: str) -> str:
+    """A catalogue model id; anything else names the known ids (and the closest one)."""
+    value = text.strip()
+    if value.lower() in catalog.MODELS:
+        return value.lower()
     try:
-        value = int(text)
+        catalog.spec_for(value)
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value  # pragma: no cover - spec_for accepts only catalogue ids
+
+
+def duration_type(text: str) -> int | str:
+    """A whole number of seconds, ``auto``, or the text as typed (refused with the model's range)."""
+    value = text.strip().lower()
+    if value == AUTO:
+        return AUTO
+    try:
+        return int(value)
     except ValueError:
-        value = -1
-    if not 4 <= value <= 12:
-        raise argparse.ArgumentTypeError(f"{text!r}: the duration is a whole number of seconds from 4 to 12")
-    return value
+        return text  # the request refuses it, naming the model's range
 
 
 def ratio_type(text: str) -> str:
-    if text not in ASPECT_RATIOS:
-        raise argparse.ArgumentTypeError(f"{text!r}: the aspect ratio is one of {', '.join(ASPECT_RATIOS)}")
-    return text
+    return text.strip()
 
 
 def resolution_type(text: str) -> str:
-    value = text.lower()
-    if value not in ("480p", "720p"):
-        extra = " (Seedance 1.5 Pro tops out at 720p)" if value in ("1080p", "1080", "2k", "4k") else ""
-        raise argparse.ArgumentTypeError(f"{text!r}: the resolution is 480p or 720p{extra}")
-    return value
+    return text.strip().lower()
 
 
 def seed_type(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = -2
-    if not -1 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"{text!r}: a seed is a whole number from -1 (random) to {MAX_SEED}")
+        value = _SEED_LO - 1
+    if not _SEED_LO <= value <= _SEED_HI:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a seed is a whole number from {_SEED_LO} (random) to {_SEED_HI}"
+        )
     return value
 
 
@@ -242,18 +271,31 @@ def name_type(text: str) -> str:
     return text
 
 
-def image_source(text: str, option: str, cwd: Path) -> str | Path:
-    """A URL stays a URL; anything else must be a readable image file (checked now, uploaded later)."""
+def _is_url(text: str) -> bool:
     parsed = urlparse(text)
-    if parsed.scheme in ("http", "https") and parsed.netloc:
-        return text
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _local_path(text: str, option: str, cwd: Path, kind: str) -> Path:
+    """The local file ``text`` names (``file://`` allowed); a missing file or another scheme is refused."""
+    parsed = urlparse(text)
     if parsed.scheme and len(parsed.scheme) > 1 and parsed.scheme != "file":
-        raise UsageError(f"{option} {text}: an image is an http(s) URL or a local file path")
+        raise UsageError(f"{option} {text}: {kind} is an http(s) URL or a local file path")
     raw = text[len("file://") :] if text.startswith("file://") else text
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else cwd / path
     if not path.is_file():
-        raise UsageError(f"{option} {text}: no such file ({path}); give an http(s) URL or a local image path")
+        raise UsageError(
+            f"{option} {text}: no such file ({path}); give an http(s) URL or a local {kind} path"
+        )
+    return path
+
+
+def image_source(text: str, option: str, cwd: Path) -> str | Path:
+    """A URL stays a URL; anything else must be a readable image file (checked now, uploaded later)."""
+    if _is_url(text):
+        return text
+    path = _local_path(text, option, cwd, "an image")
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise UsageError(
@@ -266,7 +308,160 @@ def image_source(text: str, option: str, cwd: Path) -> str | Path:
     return path
 
 
+def media_sources(
+    texts: Sequence[str], option: str, cwd: Path, refs: MediaRefs | None
+) -> tuple[str | Path, ...]:
+    """Reference videos (``--ref-video``) or audio (``--ref-audio``): URLs as given; local files
+    checked now against the model's limits (type from the content, size, length where the header
+    gives it, and the clips' total length), before anything is sent. The engine uploads them."""
+    reader = read_audio if option == "--ref-audio" else read_video
+    kind = "an audio clip" if option == "--ref-audio" else "a video"
+    sources: list[str | Path] = []
+    files: list[MediaFile] = []
+    for text in texts:
+        if _is_url(text):
+            sources.append(text)
+            continue
+        path = _local_path(text, option, cwd, kind)
+        try:
+            files.append(reader(path, refs=refs))
+        except ValidationError as err:
+            raise UsageError(f"{option} {text}: {err}") from None
+        sources.append(path)
+    if refs is not None and files:
+        try:
+            check_total_seconds(files, refs)
+        except ValidationError as err:
+            raise UsageError(f"{option}: {err}") from None
+    return tuple(sources)
+
+
 # ---- the whole call ---------------------------------------------------------------------------
+
+#: Parser option -> (request field, Seedance setting) for the request defaults.
+_FIELDS: dict[str, tuple[str, str]] = {
+    "duration": ("duration", "duration"),
+    "ratio": ("aspect_ratio", "ratio"),
+    "resolution": ("resolution", "resolution"),
+    "audio": ("audio", "audio"),
+    "camera_fixed": ("camera_fixed", "camera_fixed"),
+    "seed": ("seed", "seed"),
+}
+#: The request fields a MagicCall's ``params`` holds (every one filled in, model defaults included).
+PARAM_FIELDS = (
+    "model",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "audio",
+    "camera_fixed",
+    "seed",
+    "return_last_frame",
+    "web_search",
+)
+_PLACEHOLDER = "https://local-file.invalid/"
+
+
+def _options_of(spec: catalog.ModelSpec, args: argparse.Namespace) -> None:
+    """Refuse image and reference options the model does not take, naming the option and who does."""
+    images = spec.images
+    counts = [
+        ("--first", 1 if args.first else 0, images.max_first, "first frame", "max_first"),
+        ("--last", 1 if args.last else 0, images.max_last, "last frame", "max_last"),
+        ("--ref", len(args.ref or []), images.max_references, "reference images", "max_references"),
+    ]
+    for option, count, limit, what, attr in counts:
+        if count <= limit:
+            continue
+        others = [m.id for m in catalog.MODELS.values() if getattr(m.images, attr) >= count]
+        _refuse_count(option, count, limit, what, spec, others=others)
+    for option, given, refs, what in (
+        ("--ref-video", args.ref_video or [], spec.video_refs, "reference videos"),
+        ("--ref-audio", args.ref_audio or [], spec.audio_refs, "reference audio clips"),
+    ):
+        limit = refs.max_count if refs else 0
+        if len(given) > limit:
+            if option == "--ref-video":
+                able = catalog.models_allowing(reference_videos=len(given))
+            else:
+                able = catalog.models_allowing(reference_audios=len(given))
+            _refuse_count(option, len(given), limit, what, spec, others=able)
+
+
+def _refuse_count(
+    option: str, count: int, limit: int, what: str, spec: catalog.ModelSpec, *, others: Sequence[str]
+) -> None:
+    times = f"was given {count} times" if count > 1 else "was given once"
+    takes = f"takes at most {limit} {what}" if limit else f"takes no {what}"
+    others = [o for o in others if o != spec.id]
+    who = f"; models that take {count}: {', '.join(others)}" if others else ""
+    raise UsageError(f"{option} {times}; {spec.id} ({spec.label}) {takes}{who} (see %seedance models)")
+
+
+def _params(
+    args: argparse.Namespace, defaults: dict[str, Any], spec: catalog.ModelSpec
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The request fields the line and the settings give, and which of them came from a setting."""
+    params: dict[str, Any] = {"model": spec.id}
+    from_config: dict[str, str] = {}
+    for option, (field, setting) in _FIELDS.items():
+        value = getattr(args, option)
+        if value is None:
+            value = defaults.get(setting)
+            if value is None:
+                continue  # the model's own default
+            from_config[field] = setting
+        params[field] = value
+    if params.get("duration") == AUTO:
+        auto = spec.durations.auto
+        if auto is None:
+            d = spec.durations
+            others = ", ".join(m.id for m in catalog.MODELS.values() if m.durations.auto is not None)
+            raise UsageError(
+                f"duration 'auto' is not allowed for {spec.id}: {spec.label} takes a whole number of "
+                f"seconds from {d.min} to {d.max}; auto: {others}"
+            )
+        params["duration"] = auto
+    params["return_last_frame"] = bool(args.return_last_frame)
+    params["web_search"] = bool(args.web_search)
+    return params, from_config
+
+
+def _checked(
+    prompt: str, params: dict[str, Any], args: argparse.Namespace, from_config: dict[str, str]
+) -> GenerationRequest:
+    """The request the call describes, checked by the protocol layer itself (local files stand in
+    as placeholder URLs): every value, count and combination the model refuses, before anything
+    is sent. A refused value that came from ``%config`` says so."""
+
+    def urls(role: str, items: Sequence[str] | None) -> list[str]:
+        return [f"{_PLACEHOLDER}{role}/{i}" for i, _ in enumerate(items or [])]
+
+    images = [
+        ImageRole(url, role)
+        for role, given in (
+            ("first_frame", [args.first] if args.first else []),
+            ("last_frame", [args.last] if args.last else []),
+            ("reference_image", args.ref),
+        )
+        for url in urls(role, given)
+    ]
+    try:
+        return GenerationRequest(
+            prompt=prompt,
+            **params,
+            image_with_roles=tuple(images),
+            video_with_roles=tuple(
+                MediaRole(u, "reference_video") for u in urls("reference_video", args.ref_video)
+            ),
+            audio_with_roles=tuple(
+                MediaRole(u, "reference_audio") for u in urls("reference_audio", args.ref_audio)
+            ),
+        )
+    except ValidationError as err:
+        setting = from_config.get(err.field)
+        origin = f" (the default from %config Seedance.{setting})" if setting else ""
+        raise UsageError(f"{err}{origin}") from None
 
 
 def parse_call(
@@ -311,40 +506,27 @@ def parse_call(
             )
     if args.seed is not None and args.seeds is not None:
         raise UsageError("give either --seed (one job) or --seeds (a sweep, one job per seed), not both")
-
-    def pick(name: str) -> Any:
-        value = getattr(args, name)
-        return defaults[name] if value is None else value
-
-    params: dict[str, Any] = {
-        "duration": pick("duration"),
-        "aspect_ratio": pick("ratio"),
-        "resolution": pick("resolution"),
-        "audio": pick("audio"),
-        "camera_fixed": pick("camera_fixed"),
-        "seed": pick("seed"),
-    }
-    try:  # the protocol layer's own checks (prompt length, 1080p, ...) before anything is sent
-        GenerationRequest(prompt=prompt, **params)
-    except ValidationError as err:
-        raise UsageError(str(err)) from None
-    refs = args.ref or []
-    if len(refs) > MAX_REFERENCES:
-        raise UsageError(
-            f"--ref was given {len(refs)} times; Seedance 1.5 Pro takes at most {MAX_REFERENCES}"
-        )
+    spec = catalog.spec_for(args.model or defaults.get("model") or catalog.DEFAULT_MODEL)
+    params, from_config = _params(args, defaults, spec)
+    _options_of(spec, args)
+    request = _checked(prompt, params, args, from_config)
+    for seed in args.seeds or ():
+        _checked(prompt, {**params, "seed": seed}, args, {})
+    embed = args.embed if args.embed is not None else defaults.get("embed", False)
     return MagicCall(
         command="generate",
         prompt=prompt,
-        params=params,
+        params={field: getattr(request, field) for field in PARAM_FIELDS},
         first_frame=image_source(args.first, "--first", cwd) if args.first else None,
         last_frame=image_source(args.last, "--last", cwd) if args.last else None,
-        references=tuple(image_source(r, "--ref", cwd) for r in refs),
+        references=tuple(image_source(r, "--ref", cwd) for r in args.ref or []),
+        ref_videos=media_sources(args.ref_video or [], "--ref-video", cwd, spec.video_refs),
+        ref_audios=media_sources(args.ref_audio or [], "--ref-audio", cwd, spec.audio_refs),
         seeds=args.seeds or (),
         wait=args.wait,
         rerun=args.rerun,
         dry_run=args.dry_run,
-        embed=pick("embed"),
+        embed=bool(embed),
         out=args.out,
     )
 

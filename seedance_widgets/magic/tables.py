@@ -7,6 +7,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from seedance_widgets.api import catalog
+
+
+def estimate_text(usd: float | None, what: str = "") -> str:
+    """ "~$0.26 (estimate)", or "no estimate" when the catalogue has no price: never a made-up number."""
+    if usd is None:
+        return f"{what}no estimate (no list price for these settings)"
+    return f"~${usd:.2f} {what}(estimate)"
+
 
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
@@ -70,6 +79,7 @@ class JobTable(Table):
     COLUMNS = (
         "id",
         "task id",
+        "model",
         "state",
         "progress",
         "prompt",
@@ -97,12 +107,13 @@ class JobTable(Table):
                 {
                     "id": snap.local_id,
                     "task id": snap.task_id or "",
+                    "model": req.model if req is not None else "",
                     "state": snap.state + (" (cache)" if snap.from_cache else ""),
                     "progress": f"{snap.progress}%",
                     "prompt": _shorten(snap.prompt, 40),
                     "settings": settings,
                     "seed": "" if seed is None else seed,
-                    "cost (est.)": f"${snap.cost_estimate:.2f}" if snap.cost_estimate else "",
+                    "cost (est.)": _cost_cell(snap),
                     "file": snap.path.name if snap.path is not None else "",
                     "submitted": time.strftime("%m-%d %H:%M:%S", time.localtime(snap.submitted_at))
                     if snap.submitted_at
@@ -110,7 +121,7 @@ class JobTable(Table):
                     "from": "this kernel" if this_kernel else "ledger",
                 }
             )
-        total = sum(s.cost_estimate for s, mine in entries if mine and not s.from_cache)
+        total = sum(s.cost_estimate or 0.0 for s, mine in entries if mine and not s.from_cache)
         note = (
             f"{len(rows)} jobs. Started in this kernel: ~${total:.2f} (an estimate, not the bill)."
             if rows
@@ -123,3 +134,79 @@ class SettingsTable(Table):
     """``%seedance config``: the ``Seedance`` settings and the backend in use. Never the key."""
 
     title = "Seedance settings (change with %config Seedance.<name> = value)"
+
+
+def _cost_cell(snap: Any) -> str:
+    if snap.request is None:
+        return ""
+    if snap.cost_estimate is None:
+        return "no estimate"
+    return f"${snap.cost_estimate:.2f}" if snap.cost_estimate else ""
+
+
+class ModelTable(Table):
+    """``%seedance models``: every catalogue model and what it allows, read from its spec."""
+
+    title = "Seedance models (use with --model ID or %config Seedance.model)"
+    COLUMNS = (
+        "id",
+        "label",
+        "seconds",
+        "resolutions",
+        "ratios",
+        "audio",
+        "references",
+        "last frame",
+        "price per 5 s (est.)",
+    )
+
+    @classmethod
+    def build(cls) -> ModelTable:
+        rows = [model_row(spec) for spec in catalog.MODELS.values()]
+        note = (
+            f"Default: {catalog.DEFAULT_MODEL}. Prices are ESTIMATES from one provider's published list, "
+            "not the gateway's bill; 'no estimate' where no list price is known."
+        )
+        return cls(cls.COLUMNS, rows, note)
+
+
+_AUDIO_WORDS = {"none": "no", "optional": "optional", "default_on": "on by default"}
+
+
+def model_row(spec: catalog.ModelSpec) -> dict[str, str]:
+    """One model's row of ``%seedance models`` (every value from its spec)."""
+    d = spec.durations
+    seconds = f"{d.min}-{d.max}" + (" or auto" if d.auto is not None else "")
+    refs = [f"{spec.images.max_references} images"] if spec.images.max_references else []
+    if spec.video_refs:
+        refs.append(f"{spec.video_refs.max_count} videos")
+    if spec.audio_refs:
+        refs.append(f"{spec.audio_refs.max_count} audio")
+    return {
+        "id": spec.id,
+        "label": spec.label,
+        "seconds": seconds,
+        "resolutions": ", ".join(spec.resolutions),
+        "ratios": ", ".join(spec.ratios),
+        "audio": _AUDIO_WORDS[spec.audio],
+        "references": ", ".join(refs) or "none",
+        "last frame": "yes" if spec.last_frame else "no",
+        "price per 5 s (est.)": price_text(spec),
+    }
+
+
+def price_text(spec: catalog.ModelSpec) -> str:
+    """ "480p $0.06 (audio $0.12), 720p $0.13 (audio $0.26)", per resolution, or "no estimate"."""
+    parts = []
+    for resolution in spec.resolutions:
+        plain = catalog.estimate_usd(spec, resolution, 5, False)
+        sound = catalog.estimate_usd(spec, resolution, 5, True) if spec.audio != "none" else None
+        if plain is None and sound is None:
+            parts.append(f"{resolution} no estimate")
+        elif sound is not None and plain is not None and sound != plain:
+            parts.append(f"{resolution} ${plain:.2f} (audio ${sound:.2f})")
+        else:
+            parts.append(f"{resolution} ${(plain if plain is not None else sound):.2f}")
+    if all(p.endswith("no estimate") for p in parts):
+        return "no estimate"
+    return ", ".join(parts)

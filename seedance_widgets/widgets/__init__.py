@@ -7,10 +7,11 @@ package build (``npm run build``).
 from .form import SeedanceForm
 from .gallery import Gallery
 from .job_view import JobView
-from .messages import MSG_CANCEL, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
+from .messages import MSG_CANCEL, MSG_GENERATE_AGAIN, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
 
 __all__ = [
     "MSG_CANCEL",
+    "MSG_GENERATE_AGAIN",
     "MSG_VIDEO_REQUEST",
     "MSG_VIDEO_RESPONSE",
     "Gallery",

@@ -1,4 +1,5 @@
-"""'Generate again (paid)': the same settings, a new seed, a new task.
+"""'Generate again (paid)': the same settings, a new seed, a new task; and 'Continue from here
+(paid)': the same model and settings, a new task whose first frame is the job's last frame.
 
 The page asks before anything is spent (js/lib/job_card.js shows a confirmation in the card; no
 kernel-side prompt, which would block the kernel). Only the confirmed click sends
@@ -15,7 +16,7 @@ from typing import Any
 from seedance_widgets.api import MAX_SEED, SeedanceError
 from seedance_widgets.engine.job import Job
 
-from ._cards import seed_used
+from ._cards import can_continue, last_frame_path, seed_used
 
 
 def new_seed(old: int | None) -> int:
@@ -103,6 +104,39 @@ def generate_again(job: Job, *, manager: Any = None, images: list[tuple[str, Any
         else request.replace(seed=seed)
     )
     new = manager.submit(again, images=images, rerun=True)
+    if not isinstance(new, Job):  # pragma: no cover - submit returns a Job unless dry_run
+        raise SeedanceError(f"submit returned {type(new).__name__}, not a Job")
+    return new
+
+
+def continue_from_here(job: Job, *, manager: Any = None) -> Job:
+    """What a card's confirmed "Continue from here (paid)" does: a new job with ``job``'s model and
+    settings whose first frame is ``job``'s saved last frame, asking for its own last frame again
+    (so a story is built clip by clip). Its other images and reference media are left out (a first
+    frame does not mix with references on these models). A random seed makes a new task each time
+    (``rerun``); a fixed one may come from the output folder. Raises SeedanceError, nothing sent,
+    when the job has no last frame or its model takes no first frame."""
+    snap = job.snapshot()
+    request = job.request
+    frame = last_frame_path(snap)
+    if request is None or frame is None or not can_continue(snap):
+        why = (
+            "its settings are unknown (attached by task id)"
+            if request is None
+            else "it has no saved last frame (generate with return_last_frame=True / --return-last-frame)"
+            if frame is None
+            else f"{request.spec.label} ({request.model}) takes no first frame"
+        )
+        raise SeedanceError(f"job {job.local_id} cannot be continued from its last frame: {why}")
+    manager = manager_of(job, manager)
+    following = request.replace(
+        image_with_roles=(),
+        image_urls=(),
+        video_with_roles=(),
+        audio_with_roles=(),
+        return_last_frame=True,
+    )
+    new = manager.submit(following, images=[("first_frame", frame)], rerun=following.seed is None)
     if not isinstance(new, Job):  # pragma: no cover - submit returns a Job unless dry_run
         raise SeedanceError(f"submit returned {type(new).__name__}, not a Job")
     return new

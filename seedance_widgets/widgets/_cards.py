@@ -7,7 +7,8 @@ the same data). What they share lives here, once:
   ``CARD_FIELDS``); :class:`CardBook` keeps the cards of many jobs as the engine's threads update them.
 - :func:`static_card_html`: the card as HTML for wherever the widget cannot render (full for a JobView,
   compact for a gallery cell).
-- :class:`VideoServer`: answers the page's MSG_VIDEO_REQUEST with the MP4 in MSG_VIDEO_RESPONSE chunks.
+- :class:`VideoServer`: answers the page's MSG_VIDEO_REQUEST with the MP4 in MSG_VIDEO_RESPONSE chunks,
+  and MSG_LAST_FRAME_REQUEST with the job's saved last frame (the card's thumbnail).
 - :class:`KernelParent`: lets the engine's threads send comm messages on every ipykernel.
 """
 
@@ -20,10 +21,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from seedance_widgets.api.media import sniff_image_type
 from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from . import _display
-from .messages import MSG_VIDEO_RESPONSE
+from .messages import MSG_LAST_FRAME_RESPONSE, MSG_VIDEO_RESPONSE
 from .states import state_tone
 
 #: The card's data fields: the JobView's synced traits, and js/lib/job_card.js's CARD_FIELDS
@@ -49,11 +51,14 @@ CARD_FIELDS: Final = (
     "provenance",
     "from_cache",
     "reconnecting",
+    "last_frame",
 )
 
 #: Bytes per MSG_VIDEO_RESPONSE message. Large enough that a 10 MB clip is a handful of messages,
 #: small enough to stay far below any websocket message limit.
 VIDEO_CHUNK_BYTES = 1024 * 1024
+#: The largest last-frame image sent to the page in one message (a 4k PNG is a few MB).
+MAX_LAST_FRAME_BYTES = 32 * 1024 * 1024
 
 
 # ---- the card's data ----------------------------------------------------------------------------
@@ -65,6 +70,39 @@ def seed_used(snapshot: JobSnapshot) -> int | None:
         return int(snapshot.seed)
     requested = snapshot.request.seed if snapshot.request is not None else None
     return requested if requested is not None and requested >= 0 else None
+
+
+def last_frame_path(snap: JobSnapshot) -> Path | None:
+    """The saved last-frame image beside the video (asked for with ``return_last_frame``), if any."""
+    path = getattr(snap, "last_frame", None)  # JobSnapshot.last_frame (the engine's contract)
+    return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def can_continue(snap: JobSnapshot) -> bool:
+    """Whether "continue from here" is possible: a saved last frame, and a model that takes a first
+    frame (Seedance 2 Mini returns a last frame but takes reference images only)."""
+    req = snap.request
+    return (
+        req is not None
+        and last_frame_path(snap) is not None
+        and req.spec.images.max_first > 0
+        and req.spec.last_frame
+    )
+
+
+def last_frame_data(snap: JobSnapshot, notebook_dir: Path | None = None) -> dict[str, Any] | None:
+    """The card's ``last_frame`` field: the saved image's name, shown path and size, and whether the
+    card offers "continue from here"; None when the job has no last frame. Never the bytes (the
+    page asks for them with MSG_LAST_FRAME_REQUEST)."""
+    path = last_frame_path(snap)
+    if path is None:
+        return None
+    return {
+        "file_name": path.name,
+        "path": _display.shown_path(path, notebook_dir),
+        "size": path.stat().st_size,
+        "can_continue": can_continue(snap),
+    }
 
 
 def card_data(snap: JobSnapshot, facts: dict[str, Any] | None) -> dict[str, Any]:
@@ -90,6 +128,7 @@ def card_data(snap: JobSnapshot, facts: dict[str, Any] | None) -> dict[str, Any]
         "provenance": _display.provenance(snap, facts),
         "from_cache": snap.from_cache,
         "reconnecting": snap.reconnecting,
+        "last_frame": last_frame_data(snap) if snap.state == JobState.DONE else None,
     }
 
 
@@ -198,6 +237,7 @@ def static_card_html(
     error_style = f"color:{tone_colour(JobState.FAILED)}" + ("" if compact else ";margin-top:4px")
     error = f'<div style="{error_style}">{esc(snap.error)}</div>' if snap.error else ""
     video = _static_video(snap, facts, notebook_dir, embed=embed and not compact, compact=compact)
+    video += _static_last_frame(snap, notebook_dir, embed=embed and not compact)
     root = f'<div class="seedance-static" data-id="{esc(snap.local_id)}" data-state="{esc(snap.state)}"'
     status = esc(_display.status_text(snap))
     colour = tone_colour(snap.state)
@@ -246,13 +286,29 @@ def _static_video(
     )
 
 
+def _static_last_frame(snap: JobSnapshot, notebook_dir: Path | None, *, embed: bool) -> str:
+    """The saved last frame under the static player (a small image, relative like the video)."""
+    path = last_frame_path(snap) if snap.state == JobState.DONE else None
+    if path is None:
+        return ""
+    src = html.escape(_display.image_src(path, notebook_dir, embed))
+    return (
+        f'<div style="{_DIM};margin-top:4px">last frame<br><img class="seedance-static-last-frame" '
+        f'src="{src}" alt="last frame" style="max-width:160px;display:block"></div>'
+    )
+
+
 def _param_chips(params: dict[str, Any], *, with_seed: bool) -> list[str]:
     """The request's parameters as short words: "720p", "16:9", "5 s", "audio", "seed 42"."""
     if not params:
         return []
-    chips = [params["resolution"], params["aspect_ratio"], f"{params['duration']} s"]
+    length = "auto length" if params["duration"] <= 0 else f"{params['duration']} s"
+    chips = [params.get("model_label") or "", params["resolution"], params["aspect_ratio"], length]
     chips += ["audio"] if params["audio"] else []
     chips += ["camera fixed"] if params["camera_fixed"] else []
+    chips += [f"{params['videos']} ref video(s)"] if params.get("videos") else []
+    chips += [f"{params['audios']} ref audio"] if params.get("audios") else []
+    chips += ["web search"] if params.get("web_search") else []
     if with_seed:
         seed = params.get("seed")
         chips.append("seed random" if seed is None or seed == -1 else f"seed {seed}")
@@ -287,7 +343,9 @@ def detail_rows(snap: JobSnapshot, facts: dict[str, Any] | None) -> list[tuple[s
         rows.append(("file", f"{facts['path']} ({facts['size']} bytes)"))
     if snap.sha256:
         rows.append(("sha256", snap.sha256))
-    if snap.cost_estimate:
+    if snap.request is not None and snap.cost_estimate is None:
+        rows.append(("cost", "no estimate (no list price for this model and settings)"))
+    elif snap.cost_estimate:
         rows.append(("cost", f"≈ ${snap.cost_estimate:.2f} (estimate, not the gateway's bill)"))
     for label, ts in (("submitted", snap.submitted_at), ("finished", snap.finished_at)):
         if ts:
@@ -343,6 +401,22 @@ class VideoServer:
             for index in range(chunks):
                 reply = {**header, "chunk": index, "mime": "video/mp4", "sha256": snap.sha256 or ""}
                 yield reply, [stream.read(VIDEO_CHUNK_BYTES)]
+
+    def answer_last_frame(self, content: dict[str, Any]) -> None:
+        """``{kind: MSG_LAST_FRAME_REQUEST, id, job?}`` -> one ``{kind: MSG_LAST_FRAME_RESPONSE, id,
+        ok, mime}`` with the image as its buffer, or ``{..., ok: false, error}``."""
+        reply, buffers = self.last_frame_message(str(content.get("id", "")), str(content.get("job", "")))
+        self._widget.send(reply, buffers=buffers)
+
+    def last_frame_message(self, request_id: str, job_id: str = "") -> tuple[dict[str, Any], list[bytes]]:
+        job = self._find_job(job_id)
+        path = last_frame_path(job.snapshot()) if job is not None else None
+        header = {"kind": MSG_LAST_FRAME_RESPONSE, "id": request_id}
+        if path is None or path.stat().st_size > MAX_LAST_FRAME_BYTES:
+            return {**header, "ok": False, "error": "no last frame saved for this job"}, []
+        data = path.read_bytes()
+        mime = sniff_image_type(data[:16]) or "image/png"
+        return {**header, "ok": True, "mime": mime}, [data]
 
 
 # ---- the kernel's parent message, for the engine's threads ---------------------------------------

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from seedance_widgets._version import __version__
-from seedance_widgets.api import FPS, MODEL, output_size
-from seedance_widgets.api.media import mp4_facts
+from seedance_widgets.api import MODEL
+from seedance_widgets.api.media import mp4_facts, sniff_image_type
 from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from .states import state_label
@@ -107,7 +107,10 @@ def params_of(snap: JobSnapshot) -> dict[str, Any]:
     if req is None:
         return {}
     images = len(req.image_urls) + len(req.image_with_roles)
+    spec = req.spec
     return {
+        "model": req.model,
+        "model_label": spec.label,
         "resolution": req.resolution,
         "aspect_ratio": req.aspect_ratio,
         "duration": req.duration,
@@ -115,6 +118,10 @@ def params_of(snap: JobSnapshot) -> dict[str, Any]:
         "seed": snap.seed if snap.seed is not None else req.seed,
         "camera_fixed": req.camera_fixed,
         "images": images,
+        "videos": len(req.video_with_roles),
+        "audios": len(req.audio_with_roles),
+        "return_last_frame": req.return_last_frame,
+        "web_search": req.web_search,
     }
 
 
@@ -138,8 +145,8 @@ def text_line(snap: JobSnapshot) -> str:
 
 def video_facts(snap: JobSnapshot, notebook_dir: Path | None = None) -> dict[str, Any] | None:
     """What a person wants to know about the finished file: size in pixels, fps, duration, bytes,
-    sha256, name. Measured from the file with PyAV when it is installed; otherwise the values the
-    request implies (Seedance 1.5 Pro always renders its documented size at 24 fps)."""
+    sha256, name. Measured from the file's MP4 index; otherwise the values the request implies
+    (the model's documented size and frame rate, where its spec gives them)."""
     path = snap.path
     if snap.state != JobState.DONE or path is None or not Path(path).is_file():
         return None
@@ -151,9 +158,15 @@ def video_facts(snap: JobSnapshot, notebook_dir: Path | None = None) -> dict[str
         "sha256": snap.sha256 or "",
         "measured": False,
     }
-    if snap.request is not None:
-        width, height = output_size(snap.request.resolution, snap.request.aspect_ratio)
-        facts.update(width=width, height=height, fps=float(FPS), duration=float(snap.request.duration))
+    req = snap.request
+    if req is not None:
+        known = req.known_size  # None for adaptive or an unconfirmed size: only the file can say
+        if known is not None:
+            facts.update(width=known[0], height=known[1])
+        if req.spec.fps is not None:
+            facts["fps"] = float(req.spec.fps)
+        if req.duration > 0:  # an auto length is known only from the file
+            facts["duration"] = float(req.duration)
     facts.update(_probe(path))
     return facts
 
@@ -186,6 +199,15 @@ def video_src(path: Path, notebook_dir: Path | None, embed: bool) -> str:
     except ValueError:  # another drive on Windows
         rel = str(path.resolve())
     return Path(rel).as_posix()
+
+
+def image_src(path: Path, notebook_dir: Path | None, embed: bool) -> str:
+    """The ``src`` of a static ``<img>`` (a job's last frame): as :func:`video_src`, its own type."""
+    if embed:
+        data = path.read_bytes()
+        mime = sniff_image_type(data[:16]) or "image/png"
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+    return video_src(path, notebook_dir, embed=False)
 
 
 # ---- provenance ------------------------------------------------------------------------------

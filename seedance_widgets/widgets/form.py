@@ -9,6 +9,12 @@ Validity is never computed twice: the form builds the :class:`GenerationRequest`
 submit and shows the :class:`ValidationError` text it raises, so the page and the Python
 API always give the same reason.
 
+Models. ``model`` picks a catalogue model (``model_choices`` lists them for the picker); ``limits``
+is that model's spec as ``catalog.limits_json`` gives it (plus the upload caps and accepted file
+types), and the page builds every control from it. Switching model keeps every setting that still
+fits, replaces the others (and drops images or media the model does not take), and says what it
+changed in ``model_note``.
+
 History. A new form lists the output folder's earlier jobs too (its manager's jobs, which the
 engine restores from the ledger after a restart), newest first, up to ``HISTORY_LIMIT``; each card
 can put its settings back ("use these settings again") or, once confirmed in the page, make a new
@@ -31,24 +37,29 @@ import anywidget
 import traitlets
 
 from seedance_widgets.api import (
-    ASPECT_RATIOS,
-    FPS,
-    MAX_DURATION,
     MAX_PROMPT_CHARS,
-    MAX_SEED,
-    MIN_DURATION,
-    RESOLUTIONS,
     GenerationRequest,
-    ImageRole,
     SeedanceError,
     ValidationError,
-    request_cost_usd,
+    catalog,
 )
-from seedance_widgets.api.media import MAX_UPLOAD_BYTES, read_image, sniff_image_type
-from seedance_widgets.api.models import MAX_REFERENCE_IMAGES
+from seedance_widgets.api.catalog import ModelSpec
+from seedance_widgets.api.media import (
+    AUDIO_TYPES,
+    IMAGE_EXTENSIONS,
+    MAX_AUDIO_BYTES,
+    MAX_UPLOAD_BYTES,
+    MAX_VIDEO_UPLOAD_BYTES,
+    VIDEO_TYPES,
+    read_audio,
+    read_image,
+    read_video,
+    sniff_image_type,
+)
+from seedance_widgets.api.models import AUDIO_ROLE, VIDEO_ROLE, request_estimate_usd
 from seedance_widgets.engine.state import JobSnapshot
 from seedance_widgets.widgets import _display, _share
-from seedance_widgets.widgets._again import generate_again, job_images
+from seedance_widgets.widgets._again import continue_from_here, generate_again, job_images
 from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, seed_used, static_card_html
 from seedance_widgets.widgets.messages import (
     MSG_ADD_IMAGE,
@@ -56,10 +67,12 @@ from seedance_widgets.widgets.messages import (
     MSG_CANCEL,
     MSG_COMPARE,
     MSG_COMPARE_CLOSE,
+    MSG_CONTINUE,
     MSG_GENERATE,
     MSG_GENERATE_AGAIN,
     MSG_IMAGE_REQUEST,
     MSG_IMAGE_RESPONSE,
+    MSG_LAST_FRAME_REQUEST,
     MSG_REMOVE_IMAGE,
     MSG_REUSE_SETTINGS,
     MSG_VIDEO_REQUEST,
@@ -69,7 +82,10 @@ log = logging.getLogger("seedance_widgets.widgets")
 
 SEED_MODES = ("random", "fixed")
 #: Parameters a caller may pass to ``SeedanceForm(...)`` besides ``manager`` and the images.
+#: ``model`` comes first: the page's values are applied in this order, and the others are checked
+#: against the model's spec.
 PARAM_TRAITS = (
+    "model",
     "prompt",
     "duration",
     "aspect_ratio",
@@ -78,7 +94,23 @@ PARAM_TRAITS = (
     "seed_mode",
     "seed",
     "camera_fixed",
+    "return_last_frame",
+    "web_search",
 )
+#: The parameters checked by GenerationRequest itself (with the model's spec).
+REQUEST_TRAITS = (
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "audio",
+    "camera_fixed",
+    "return_last_frame",
+    "web_search",
+)
+#: Roles of the form's ``images`` entries: images, then reference media.
+MEDIA_ROLES = (VIDEO_ROLE, AUDIO_ROLE)
+#: Resolutions from lowest to highest, as the catalogue lists them (for "keep the nearest").
+_RESOLUTION_ORDER = tuple(dict.fromkeys(r for spec in catalog.MODELS.values() for r in spec.resolutions))
 _TIMES = "\u00d7"  # the multiplication sign of "1280x720", spelled so the source stays ASCII
 
 #: At most this many of the output folder's earlier jobs appear in a new form's history (the
@@ -100,16 +132,50 @@ def _request_message(**fields: Any) -> str | None:
     return None
 
 
-def _check_field(field: str, value: Any) -> Any:
-    """Validate one parameter with GenerationRequest's own rules and words (fix-it text)."""
-    message = _request_message(prompt="x", **{field: value})
+def _check_field(field: str, value: Any, model: str) -> Any:
+    """Validate one parameter for ``model`` with GenerationRequest's own rules and words (fix-it text)."""
+    message = _request_message(prompt="x", model=model, **{field: value})
     if message is not None:
         raise traitlets.TraitError(message)
     return value
 
 
+def _mime_types(formats: tuple[str, ...], table: dict[str, str]) -> list[str]:
+    return [mime for mime, ext in table.items() if ext in formats]
+
+
+def form_limits(spec: ModelSpec) -> dict[str, Any]:
+    """What the page builds its controls from: ``catalog.limits_json(spec)`` (every limit of the
+    model), plus the prompt cap, the upload caps and the file types each slot accepts."""
+    video_cap = min(MAX_VIDEO_UPLOAD_BYTES, (spec.video_refs.max_bytes if spec.video_refs else None) or 2**62)
+    audio_cap = (spec.audio_refs.max_bytes if spec.audio_refs else None) or MAX_AUDIO_BYTES
+    return {
+        **catalog.limits_json(spec),
+        "max_prompt_chars": MAX_PROMPT_CHARS,
+        "uploads": {
+            "image": {"max_bytes": MAX_UPLOAD_BYTES, "accept": list(IMAGE_EXTENSIONS)},
+            "video": {
+                "max_bytes": video_cap,
+                "accept": _mime_types(spec.video_refs.formats if spec.video_refs else (), VIDEO_TYPES),
+            },
+            "audio": {
+                "max_bytes": audio_cap,
+                "accept": _mime_types(spec.audio_refs.formats if spec.audio_refs else (), AUDIO_TYPES),
+            },
+        },
+    }
+
+
+def model_choices() -> list[dict[str, Any]]:
+    """The picker's options: every catalogue model, in catalogue order."""
+    return [
+        {"id": spec.id, "label": spec.label, "family": spec.family, "unconfirmed": bool(spec.unconfirmed)}
+        for spec in catalog.MODELS.values()
+    ]
+
+
 class SeedanceForm(anywidget.AnyWidget):
-    """An inline form for Seedance 1.5 Pro with a history of what it generated.
+    """An inline form for every Seedance model of the catalogue, with a history of what it generated.
 
     ``SeedanceForm(prompt="...", duration=6, manager=my_manager)``; every keyword is a
     trait below (unknown ones are an error). ``form.generate()`` does what the button
@@ -120,35 +186,53 @@ class SeedanceForm(anywidget.AnyWidget):
     _css = _display.bundle("form.css")
 
     # ---- parameters (set from Python or typed in the page) ------------------------------
+    #: The catalogue model jobs go to (``model_choices`` lists them); the other parameters are
+    #: checked against its spec, and changing it keeps what still fits (see ``model_note``).
+    model = traitlets.Unicode(catalog.DEFAULT_MODEL, help="catalogue model id").tag(sync=True)
     #: Scene, action, style and camera, in words; at most ``MAX_PROMPT_CHARS`` characters.
     prompt = traitlets.Unicode("", help="the prompt: scene, action, style, camera").tag(sync=True)
-    #: Length of the clip in seconds, 4 to 12.
-    duration = traitlets.Int(5, help="seconds, 4 to 12").tag(sync=True)
-    #: Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4 or 21:9.
-    aspect_ratio = traitlets.Unicode("16:9", help="one of " + ", ".join(ASPECT_RATIOS)).tag(sync=True)
-    #: 480p or 720p (Seedance 1.5 Pro has no 1080p).
-    resolution = traitlets.Unicode("720p", help="480p or 720p").tag(sync=True)
-    #: Generate a synchronised audio track (costs about twice as much).
+    #: Length of the clip in seconds, within the model's range; its auto value (``-1``) where it picks.
+    duration = traitlets.Int(5, help="seconds, within the model's range (limits.durations)").tag(sync=True)
+    #: Frame shape, one of the model's ratios (``limits.ratios``).
+    aspect_ratio = traitlets.Unicode("16:9", help="one of the model's ratios").tag(sync=True)
+    #: One of the model's resolutions (``limits.resolutions``).
+    resolution = traitlets.Unicode("720p", help="one of the model's resolutions").tag(sync=True)
+    #: Generate a synchronised audio track, where the model makes sound.
     audio = traitlets.Bool(False, help="generate a synchronised audio track").tag(sync=True)
-    #: Keep the camera still.
+    #: Keep the camera still, where the model offers it.
     camera_fixed = traitlets.Bool(False, help="keep the camera still").tag(sync=True)
     #: "random" (the gateway picks a seed; shown on the card afterwards) or "fixed" (use ``seed``).
     seed_mode = traitlets.Unicode("random", help="'random' or 'fixed'").tag(sync=True)
-    #: The seed used when ``seed_mode == "fixed"``: 0 to 2**32-1. Same seed: similar, not identical.
-    seed = traitlets.Int(0, help="seed for seed_mode='fixed', 0 to 2**32-1").tag(sync=True)
+    #: The seed used when ``seed_mode == "fixed"``: 0 to the model's maximum (similar, not identical).
+    seed = traitlets.Int(0, help="seed for seed_mode='fixed', 0 to the model's maximum").tag(sync=True)
+    #: Also save the clip's last frame (for the card's "continue from here"), where the model can.
+    return_last_frame = traitlets.Bool(False, help="save the clip's last frame too").tag(sync=True)
+    #: Let the model search the web, where it can.
+    web_search = traitlets.Bool(False, help="let the model search the web").tag(sync=True)
 
-    # ---- images: changed through add_image / remove_image (or the page's messages) ------
-    #: One entry per image: ``{id, role, kind: "url"|"file", url, name, size, mime}``.
+    # ---- images and reference media: changed through add_image / remove_image (or messages) ---
+    #: One entry per image, reference video or reference audio clip:
+    #: ``{id, role, kind: "url"|"file", url, name, size, mime}`` (+ ``seconds`` for local media).
     #: A file's bytes stay in the kernel until Generate; the page asks for them to draw thumbnails.
-    images = traitlets.List(traitlets.Dict(), help="images with roles; use add_image()").tag(sync=True)
+    images = traitlets.List(traitlets.Dict(), help="images and media with roles; use add_image()").tag(
+        sync=True
+    )
 
     # ---- derived, read by the page --------------------------------------------------------
-    #: Limits the page needs to draw the controls (from the api layer, so never duplicated).
-    limits = traitlets.Dict(help="limits for the page's controls").tag(sync=True)
+    #: The current model's limits (``form_limits``: the catalogue's spec), which the page builds
+    #: every control from.
+    limits = traitlets.Dict(help="the model's limits, for the page's controls").tag(sync=True)
+    #: The picker's options: ``{id, label, family, unconfirmed}`` per catalogue model.
+    model_choices = traitlets.List(traitlets.Dict(), help="models the picker offers").tag(sync=True)
+    #: What the last change of model changed in the form ("" before any).
+    model_note = traitlets.Unicode("", help="what switching model changed").tag(sync=True)
     #: Why the form cannot be submitted ("" when it can): GenerationRequest's own words.
     invalid_reason = traitlets.Unicode("", help="why Generate is disabled; empty when valid").tag(sync=True)
-    #: Estimated cost in USD of one submission (a list-price estimate, not the gateway's bill).
-    estimate_usd = traitlets.Float(0.0, help="estimated cost in USD (an estimate)").tag(sync=True)
+    #: Estimated cost in USD of one submission (a list-price estimate, not the gateway's bill);
+    #: None when the catalogue has no price for these settings ("no estimate", never a number).
+    estimate_usd = traitlets.Float(None, allow_none=True, help="estimated cost in USD (an estimate)").tag(
+        sync=True
+    )
     #: Output size, frame rate and length for the current settings ("1280x720 · 24 fps · 5 s").
     output_label = traitlets.Unicode("", help="output size, frame rate and length").tag(sync=True)
     #: The seed the newest job ran with, once known (None before).
@@ -174,14 +258,26 @@ class SeedanceForm(anywidget.AnyWidget):
         first_frame: str | Path | bytes | None = None,
         last_frame: str | Path | bytes | None = None,
         references: Sequence[str | Path | bytes] = (),
+        ref_videos: Sequence[str | Path | bytes] = (),
+        ref_audios: Sequence[str | Path | bytes] = (),
         **params: Any,
     ) -> None:
         unknown = sorted(set(params) - set(PARAM_TRAITS))
         if unknown:
             raise TypeError(
                 f"SeedanceForm() got unexpected keyword(s) {', '.join(map(repr, unknown))}; it accepts "
-                f"{', '.join(PARAM_TRAITS)}, first_frame, last_frame, references and manager"
+                f"{', '.join(PARAM_TRAITS)}, first_frame, last_frame, references, ref_videos, ref_audios "
+                "and manager"
             )
+        problem = _model_problem(params.get("model", catalog.DEFAULT_MODEL))
+        if problem is not None:
+            raise traitlets.TraitError(problem)
+        spec = catalog.spec_for(params.get("model", catalog.DEFAULT_MODEL))
+        # Parameters not given take the model's own defaults (audio on for Seedance 2.x, ...).
+        params.setdefault("duration", spec.default_duration)
+        params.setdefault("aspect_ratio", spec.default_ratio)
+        params.setdefault("resolution", spec.default_resolution)
+        params.setdefault("audio", spec.audio == "default_on")
         seed = params.get("seed")
         if "seed" in params and "seed_mode" not in params:
             # SeedanceForm(seed=42) means "use 42"; seed=None or -1 means "random".
@@ -202,21 +298,18 @@ class SeedanceForm(anywidget.AnyWidget):
         #: edit_seq of the newest action handled: page edits up to it are already applied.
         self._action_seq = -1
         super().__init__(**params)
-        self.limits = {
-            "max_prompt_chars": MAX_PROMPT_CHARS,
-            "min_duration": MIN_DURATION,
-            "max_duration": MAX_DURATION,
-            "max_seed": MAX_SEED,
-            "max_references": MAX_REFERENCE_IMAGES,
-            "max_upload_bytes": MAX_UPLOAD_BYTES,
-            "aspect_ratios": list(ASPECT_RATIOS),
-            "resolutions": list(RESOLUTIONS),
-        }
+        self.limits = form_limits(spec)
+        self.model_choices = model_choices()
         for role, source in (("first_frame", first_frame), ("last_frame", last_frame)):
             if source is not None:
                 self.add_image(role, source)
-        for source in references:
-            self.add_image("reference_image", source)
+        for role, sources in (
+            ("reference_image", references),
+            (VIDEO_ROLE, ref_videos),
+            (AUDIO_ROLE, ref_audios),
+        ):
+            for source in sources:
+                self.add_image(role, source)
         self._kernel_parent = KernelParent.capture()
         self._videos = VideoServer(self, self._by_id.get)
         self.on_msg(self._dispatch)
@@ -225,16 +318,25 @@ class SeedanceForm(anywidget.AnyWidget):
         self._load_past()
 
     # ---- validation of parameters (Python assignments and the page alike) ----------------
-    @traitlets.validate("duration", "aspect_ratio", "resolution")
+    @traitlets.validate("model")
+    def _valid_model(self, proposal: traitlets.Bunch) -> str:
+        problem = _model_problem(proposal["value"])
+        if problem is not None:
+            raise traitlets.TraitError(problem)
+        return str(proposal["value"])
+
+    @traitlets.validate(*REQUEST_TRAITS)
     def _valid_param(self, proposal: traitlets.Bunch) -> Any:
-        return _check_field(proposal["trait"].name, proposal["value"])
+        return _check_field(proposal["trait"].name, proposal["value"], self.model)
 
     @traitlets.validate("seed")
     def _valid_seed(self, proposal: traitlets.Bunch) -> int:
         value = proposal["value"]
-        if not 0 <= value <= MAX_SEED:
+        spec = catalog.spec_for(self.model)
+        top = spec.seed[1] if spec.seed else 0
+        if not 0 <= value <= top:
             raise traitlets.TraitError(
-                f"seed={value!r} is not allowed: an integer from 0 to {MAX_SEED}; "
+                f"seed={value!r} is not allowed for {spec.id}: an integer from 0 to {top}; "
                 "for a random seed set seed_mode='random'"
             )
         return int(value)
@@ -256,7 +358,7 @@ class SeedanceForm(anywidget.AnyWidget):
                     f"images entry {img!r} is not one this form made; add images with "
                     "form.add_image(role, url_path_or_bytes) and remove them with form.remove_image(id)"
                 )
-        message = _request_message(prompt="x", image_with_roles=tuple(self._role_list(images)))
+        message = _request_message(prompt="x", model=self.model, **self._role_fields(images))
         if message is not None:
             raise traitlets.TraitError(message)
         return images
@@ -276,12 +378,93 @@ class SeedanceForm(anywidget.AnyWidget):
         if hasattr(self, "_videos"):  # not during __init__: refreshed once at its end
             self._refresh()
 
+    @traitlets.observe("model")
+    def _model_changed(self, change: traitlets.Bunch) -> None:
+        """Keep what still fits the new model, replace the rest, and say what changed."""
+        if not hasattr(self, "_videos") or change["old"] == change["new"]:
+            return
+        spec = catalog.spec_for(change["new"])
+        with self._lock, self.hold_sync():
+            self.limits = form_limits(spec)
+            notes = self._fit_to(spec)
+            done = "; ".join(notes) if notes else "every setting still fits"
+            self.model_note = f"Switched to {spec.label} ({spec.id}): {done}."
+        self._refresh()
+
+    def _fit_to(self, spec: ModelSpec) -> list[str]:
+        """Replace the parameters and images ``spec`` refuses; one note per change."""
+        notes: list[str] = []
+
+        def put(name: str, value: Any, why: str) -> None:
+            old = getattr(self, name)
+            if old != value:
+                setattr(self, name, value)
+                notes.append(
+                    f"{name.replace('_', ' ')} {_shown(name, old)} \u2192 {_shown(name, value)} ({why})"
+                )
+
+        d = spec.durations
+        if not d.allows(self.duration):
+            fitted = spec.default_duration if self.duration <= 0 else max(d.min, min(d.max, self.duration))
+            put("duration", fitted, f"{d.min}-{d.max} s" + (" or auto" if d.auto is not None else ""))
+        if self.aspect_ratio not in spec.ratios:
+            put("aspect_ratio", spec.default_ratio, "not offered")
+        if self.resolution not in spec.resolutions:
+            put("resolution", _nearest_resolution(self.resolution, spec), "not offered")
+        for name, able in (
+            ("audio", spec.audio != "none"),
+            ("camera_fixed", spec.supports_camera_fixed),
+            ("return_last_frame", spec.last_frame),
+            ("web_search", spec.web_search),
+        ):
+            if getattr(self, name) and not able:
+                put(name, False, "not offered")
+        top = spec.seed[1] if spec.seed else None
+        if self.seed_mode == "fixed" and (top is None or self.seed > top):
+            put("seed_mode", "random", "seed out of range")
+        kept, dropped = self._fitting_images(self.images)
+        if dropped:
+            self.images = kept
+            names = ", ".join(_entry_name(img) for img in dropped)
+            notes.append(f"removed {names} ({spec.label} does not take it with the rest)")
+        return notes
+
+    def _fitting_images(
+        self, images: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The entries the current model takes, in order (each kept if the list stays valid), and the rest."""
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for img in images:
+            fields = self._role_fields([*kept, img])
+            if _request_message(prompt="x", model=self.model, resolution=self.resolution, **fields) is None:
+                kept.append(img)
+            else:
+                dropped.append(img)
+        return kept, dropped
+
     # ---- the request this form describes ------------------------------------------------
-    def _role_list(self, images: list[dict[str, Any]]) -> list[ImageRole | dict[str, str]]:
-        return [{"url": img["url"] or _LOCAL_PLACEHOLDER + img["id"], "role": img["role"]} for img in images]
+    @staticmethod
+    def _role_fields(images: list[dict[str, Any]]) -> dict[str, tuple[dict[str, str], ...]]:
+        """``image_with_roles`` / ``video_with_roles`` / ``audio_with_roles`` of the entries (local
+        files stand in as placeholder URLs until the engine uploads them)."""
+
+        def entries(keep: Callable[[str], bool]) -> tuple[dict[str, str], ...]:
+            return tuple(
+                {"url": img["url"] or _LOCAL_PLACEHOLDER + img["id"], "role": img["role"]}
+                for img in images
+                if keep(img["role"])
+            )
+
+        return {
+            "image_with_roles": entries(lambda role: role not in MEDIA_ROLES),
+            "video_with_roles": entries(lambda role: role == VIDEO_ROLE),
+            "audio_with_roles": entries(lambda role: role == AUDIO_ROLE),
+        }
 
     def _fields(self, images: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
+            "model": self.model,
             "prompt": self.prompt,
             "duration": self.duration,
             "aspect_ratio": self.aspect_ratio,
@@ -289,7 +472,9 @@ class SeedanceForm(anywidget.AnyWidget):
             "audio": self.audio,
             "camera_fixed": self.camera_fixed,
             "seed": self.seed if self.seed_mode == "fixed" else None,
-            "image_with_roles": tuple(self._role_list(self.images if images is None else images)),
+            "return_last_frame": self.return_last_frame,
+            "web_search": self.web_search,
+            **self._role_fields(self.images if images is None else images),
         }
 
     def _refresh(self) -> None:
@@ -297,9 +482,8 @@ class SeedanceForm(anywidget.AnyWidget):
         reason = _request_message(**self._fields())
         if reason is None:
             request = GenerationRequest(**self._fields())
-            width, height = request.size
-            self.estimate_usd = request_cost_usd(request)
-            self.output_label = f"{width}{_TIMES}{height} · {FPS} fps · {request.duration} s"
+            self.estimate_usd = request_estimate_usd(request)
+            self.output_label = _output_label(request)
         else:
             self.output_label = ""
         self.invalid_reason = reason or ""
@@ -378,12 +562,15 @@ class SeedanceForm(anywidget.AnyWidget):
     def add_image(
         self, role: str, source: str | Path | bytes, *, name: str | None = None, image_id: str | None = None
     ) -> str:
-        """Add an image (an http(s) URL, a local path or bytes) in ``role``; returns its id.
+        """Add an image, reference video or reference audio (an http(s) URL, a local path or bytes)
+        in ``role``; returns its id.
 
         ``first_frame`` and ``last_frame`` hold one image each (a new one replaces the old);
-        ``reference_image`` holds up to four. Local files are checked here (type from the
-        content, at most 10 MB) and uploaded by the engine when Generate is pressed.
-        ``image_id`` lets the page name the image it sends, so it can show its thumbnail at once.
+        ``reference_image``, ``reference_video`` and ``reference_audio`` hold as many as the model
+        takes (``limits``). Local files are checked here (type from the content, size, and the
+        length of a video or audio clip where its header gives it) and uploaded by the engine when
+        Generate is pressed. ``image_id`` lets the page name the file it sends, so it can show its
+        thumbnail at once.
         """
         if (
             not image_id
@@ -400,6 +587,16 @@ class SeedanceForm(anywidget.AnyWidget):
         elif isinstance(source, str) and "://" in source:
             # Not a local path and not http(s): GenerationRequest's own message says what is wanted.
             entry.update(kind="url", url=source.strip(), name=source.strip(), size=None, mime=None)
+        elif role in MEDIA_ROLES:
+            spec = catalog.spec_for(self.model)
+            if role == VIDEO_ROLE:
+                media = read_video(source, refs=spec.video_refs, filename=name)
+            else:
+                media = read_audio(source, refs=spec.audio_refs, filename=name)
+            data = media.data
+            entry.update(
+                kind="file", url=None, name=media.name, size=len(data), mime=media.mime, seconds=media.seconds
+            )
         else:
             data, file_name = read_image(source, name)
             mime = sniff_image_type(data[:16])
@@ -412,9 +609,10 @@ class SeedanceForm(anywidget.AnyWidget):
                 )
             entry.update(kind="file", url=None, name=file_name, size=len(data), mime=mime)
         with self._lock:
-            kept = [img for img in self.images if role == "reference_image" or img["role"] != role]
+            several = ("reference_image", *MEDIA_ROLES)
+            kept = [img for img in self.images if role in several or img["role"] != role]
             candidate = [*kept, entry]
-            message = _request_message(prompt="x", image_with_roles=tuple(self._role_list(candidate)))
+            message = _request_message(prompt="x", model=self.model, **self._role_fields(candidate))
             if message is not None:
                 raise ValidationError("image_with_roles", entry.get("url") or entry["name"], message, message)
             if data is not None:
@@ -432,18 +630,22 @@ class SeedanceForm(anywidget.AnyWidget):
         self.images = []
 
     def _engine_images(self, images: list[dict[str, Any]]) -> dict[str, Any]:
-        """The images as generate()/submit() take them: URLs as they are, local files as bytes."""
+        """The images and media as generate() takes them: URLs as they are, local files as bytes."""
 
-        def source(img: dict[str, Any]) -> Any:
-            return img["url"] if img["kind"] == "url" else self._image_bytes[img["id"]]
+        def sources(role: str) -> list[Any]:
+            return [
+                img["url"] if img["kind"] == "url" else self._image_bytes[img["id"]]
+                for img in images
+                if img["role"] == role
+            ]
 
-        first = [source(i) for i in images if i["role"] == "first_frame"]
-        last = [source(i) for i in images if i["role"] == "last_frame"]
-        refs = [source(i) for i in images if i["role"] == "reference_image"]
+        first, last = sources("first_frame"), sources("last_frame")
         return {
             "first_frame": first[0] if first else None,
             "last_frame": last[0] if last else None,
-            "references": refs,
+            "references": sources("reference_image"),
+            "ref_videos": sources(VIDEO_ROLE),
+            "ref_audios": sources(AUDIO_ROLE),
         }
 
     # ---- actions ------------------------------------------------------------------------------
@@ -458,7 +660,8 @@ class SeedanceForm(anywidget.AnyWidget):
                 raise ValidationError("form", None, self.invalid_reason, self.invalid_reason)
             fields = self._fields()
             images = [dict(img) for img in self.images]
-        del fields["image_with_roles"]
+        for name in ("image_with_roles", "video_with_roles", "audio_with_roles"):
+            del fields[name]
         job = self._submit(fields, images)
         self.backend = self._backend_label()  # the default manager exists now
         self._adopt(job, images)
@@ -495,11 +698,22 @@ class SeedanceForm(anywidget.AnyWidget):
         self._adopt(new, [dict(img) for img in kept or []])
         return new
 
+    def continue_from_here(self, job_id: str) -> Any:
+        """What a card's confirmed "Continue from here (paid)" does: a new job, same model and
+        settings, whose first frame is that job's last frame. Returns the new Job (top of the history)."""
+        job = self._by_id.get(job_id)
+        if job is None:
+            raise ValidationError("job", job_id, "the id of one of this form's history cards")
+        new = continue_from_here(job, manager=self.manager)
+        self._adopt(new, [])
+        return new
+
     def _image_inputs(self, images: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         """Images the form kept, as ``submit(images=...)`` takes them."""
         return [
             (img["role"], img["url"] if img["kind"] == "url" else self._image_bytes[img["id"]])
             for img in images
+            if img["role"] not in MEDIA_ROLES
         ]
 
     def _submit(self, fields: dict[str, Any], images: list[dict[str, Any]]) -> Any:
@@ -518,12 +732,15 @@ class SeedanceForm(anywidget.AnyWidget):
         seed = seed_used(job.snapshot())
         images = self._images_of(job)
         with self.hold_trait_notifications():
+            self.model = request.model
             self.prompt = request.prompt
             self.duration = request.duration
             self.aspect_ratio = request.aspect_ratio
             self.resolution = request.resolution
             self.audio = request.audio
             self.camera_fixed = request.camera_fixed
+            self.return_last_frame = request.return_last_frame
+            self.web_search = request.web_search
             if seed is not None:
                 self.seed = seed
                 self.seed_mode = "fixed"
@@ -531,6 +748,7 @@ class SeedanceForm(anywidget.AnyWidget):
                 self.seed_mode = "random"
             self.images = images
         self.error = ""
+        self.model_note = ""
 
     def _images_of(self, job: Any) -> list[dict[str, Any]]:
         """A history job's images as form entries: the ones this form kept, else (an earlier job,
@@ -543,8 +761,8 @@ class SeedanceForm(anywidget.AnyWidget):
         sources: list[tuple[str, Any]] = job_images(self.manager, job)
         if not sources:
             request: GenerationRequest = job.request
-            sources = [(r.role, r.url) for r in request.image_with_roles]
-            sources += [("reference_image", url) for url in request.image_urls]
+            sources = [(r.role, r.url) for r in request.roles]
+            sources += [(m.role, m.url) for m in (*request.video_with_roles, *request.audio_with_roles)]
         entries: list[dict[str, Any]] = []
         for role, source in sources:
             entry_id = uuid.uuid4().hex[:12]
@@ -664,6 +882,9 @@ class SeedanceForm(anywidget.AnyWidget):
             MSG_COMPARE_CLOSE: lambda c, b: setattr(self, "compare", []),
             MSG_CANCEL: lambda c, b: self._on_cancel(c),
             MSG_GENERATE_AGAIN: lambda c, b: self._on_generate_again(c),
+            # Sent only after the user confirmed the cost in the card (js/lib/job_card.js).
+            MSG_CONTINUE: lambda c, b: self.continue_from_here(str(c.get("id", ""))),
+            MSG_LAST_FRAME_REQUEST: lambda c, b: self._videos.answer_last_frame(c),
             MSG_VIDEO_REQUEST: lambda c, b: self._videos.answer(c),
         }
 
@@ -685,11 +906,12 @@ class SeedanceForm(anywidget.AnyWidget):
         if buffers:
             name = str(content.get("name") or "image")
             self.add_image(role, bytes(buffers[0]), name=name, image_id=str(content.get("id") or ""))
-        elif content.get("size") is not None and int(content["size"]) > MAX_UPLOAD_BYTES:
+        elif content.get("size") is not None and int(content["size"]) > self._upload_cap(role):
             # The page sends only the size of a file over the limit, not its bytes.
-            name = str(content.get("name") or "image")
-            limit = "at most 10 MB (the gateway's upload limit)"
-            raise ValidationError("image", name, limit, f"{name} is larger than 10 MB; {limit}")
+            name = str(content.get("name") or "file")
+            cap = self._upload_cap(role)
+            limit = f"at most {cap / 2**20:g} MB (the gateway's upload limit)"
+            raise ValidationError(role, name, limit, f"{name} is larger than {cap / 2**20:g} MB; {limit}")
         else:
             url = str(content.get("url", "")).strip()
             if "://" not in url:
@@ -698,6 +920,11 @@ class SeedanceForm(anywidget.AnyWidget):
                 raise ValidationError("image_with_roles.url", url, str(message), str(message))
             self.add_image(role, url, image_id=str(content.get("id") or ""))
         self.error = ""
+
+    def _upload_cap(self, role: str) -> int:
+        uploads = self.limits.get("uploads", {})
+        kind = "video" if role == VIDEO_ROLE else "audio" if role == AUDIO_ROLE else "image"
+        return int(uploads.get(kind, {}).get("max_bytes") or MAX_UPLOAD_BYTES)
 
     def _on_image_request(self, content: dict[str, Any]) -> None:
         image_id = str(content.get("id", ""))
@@ -763,6 +990,48 @@ class SeedanceForm(anywidget.AnyWidget):
     def __repr__(self) -> str:
         state = "ready" if not self.invalid_reason else f"invalid: {self.invalid_reason}"
         return f"<SeedanceForm {len(self._jobs)} jobs, {state}>"
+
+
+def _model_problem(model: object) -> str | None:
+    """Why ``model`` is no catalogue id (the catalogue's words, with its did-you-mean), or None."""
+    try:
+        catalog.spec_for(model)
+    except ValidationError as err:
+        return str(err)
+    return None
+
+
+def _entry_name(img: dict[str, Any]) -> str:
+    return f"{img['role'].replace('_', ' ')} {img.get('name') or ''}".strip()
+
+
+def _shown(name: str, value: Any) -> str:
+    if name == "duration":
+        return "auto" if value <= 0 else f"{value} s"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _nearest_resolution(resolution: str, spec: ModelSpec) -> str:
+    """The model's highest resolution not above ``resolution`` (its lowest when all are above)."""
+    order = {res: i for i, res in enumerate(_RESOLUTION_ORDER)}
+    below = [r for r in spec.resolutions if order.get(r, 0) <= order.get(resolution, 0)]
+    return below[-1] if below else spec.resolutions[0]
+
+
+def _output_label(request: GenerationRequest) -> str:
+    """ "1280x720 · 24 fps · 5 s"; a size no page confirms is marked, an auto length said so."""
+    width, height = request.size
+    known = request.known_size is not None
+    size = f"{width}{_TIMES}{height}" if known else f"\u2248{width}{_TIMES}{height} (unconfirmed)"
+    if request.aspect_ratio == catalog.ADAPTIVE:
+        size = "size from the input (adaptive)"
+    parts = [size]
+    if request.spec.fps is not None:
+        parts.append(f"{request.spec.fps} fps")
+    parts.append("length picked by the model" if request.duration <= 0 else f"{request.duration} s")
+    return " · ".join(parts)
 
 
 def _started(job: Any) -> float:

@@ -18,13 +18,18 @@ from typing import Any
 import anywidget
 import traitlets
 
-from seedance_widgets.api import GenerationRequest, SeedanceError
+from seedance_widgets.api import GenerationRequest, SeedanceError, catalog
 from seedance_widgets.api.models import GRID_PARAMS
 from seedance_widgets.engine.state import JobSnapshot, JobState
 from seedance_widgets.widgets import _display, _share
-from seedance_widgets.widgets._again import generate_again
+from seedance_widgets.widgets._again import continue_from_here, generate_again
 from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, static_card_html
-from seedance_widgets.widgets.messages import MSG_GENERATE_AGAIN, MSG_VIDEO_REQUEST
+from seedance_widgets.widgets.messages import (
+    MSG_CONTINUE,
+    MSG_GENERATE_AGAIN,
+    MSG_LAST_FRAME_REQUEST,
+    MSG_VIDEO_REQUEST,
+)
 
 log = logging.getLogger("seedance_widgets.widgets")
 
@@ -41,7 +46,9 @@ def value_label(param: str, value: Any) -> str:
     if param == "seed":
         return "seed random" if value is None or value == -1 else f"seed {value}"
     if param == "duration":
-        return f"{value} s"
+        return "auto length" if isinstance(value, int) and value <= 0 else f"{value} s"
+    if param == "model" and isinstance(value, str) and value in catalog.MODELS:
+        return f"{catalog.MODELS[value].label} ({value})"
     if param in ("audio", "camera_fixed"):
         name = "audio" if param == "audio" else "camera fixed"
         return name if value else f"no {name}"
@@ -185,11 +192,15 @@ class Gallery(anywidget.AnyWidget):
 
     def _dispatch(self, _widget: Any, content: Any, _buffers: Sequence[Any]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
-        if kind not in (MSG_VIDEO_REQUEST, MSG_GENERATE_AGAIN):
+        if kind not in (MSG_VIDEO_REQUEST, MSG_GENERATE_AGAIN, MSG_LAST_FRAME_REQUEST, MSG_CONTINUE):
             return  # unknown kinds are ignored (a newer page, or anywidget's own)
         try:
             if kind == MSG_VIDEO_REQUEST:
                 self._videos.answer(content)
+            elif kind == MSG_LAST_FRAME_REQUEST:
+                self._videos.answer_last_frame(content)
+            elif kind == MSG_CONTINUE:  # sent only after the user confirmed the cost in the card
+                self._on_continue(str(content.get("id") or ""))
             else:  # sent only after the user confirmed the cost in the card
                 self._on_generate_again(str(content.get("id") or ""))
         except SeedanceError as exc:
@@ -204,10 +215,24 @@ class Gallery(anywidget.AnyWidget):
             raise SeedanceError(f"no job {job_id!r} in this gallery")
         self.generate_again(job)
 
+    def _on_continue(self, job_id: str) -> None:
+        job = self._by_id.get(job_id)
+        if job is None:
+            raise SeedanceError(f"no job {job_id!r} in this gallery")
+        self.continue_from_here(job)
+
     def generate_again(self, job: Any) -> Any:
         """What a card's confirmed "Generate again (paid)" does: submit ``job``'s settings with a new
         seed as a new, paid task, and add the new job to the grid. Returns the new Job."""
-        new = generate_again(job, manager=self._manager)
+        return self._add(generate_again(job, manager=self._manager))
+
+    def continue_from_here(self, job: Any) -> Any:
+        """What a card's confirmed "Continue from here (paid)" does: a new job, same model and
+        settings, from ``job``'s last frame; added to the grid. Returns the new Job."""
+        return self._add(continue_from_here(job, manager=self._manager))
+
+    def _add(self, new: Any) -> Any:
+        """Add a job made from one of the cells to the grid (once) and watch it."""
         with self._lock:
             if new.local_id in self._by_id:
                 return new

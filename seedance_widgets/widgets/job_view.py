@@ -40,9 +40,16 @@ from seedance_widgets.engine.job import Job
 from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from . import _display, _share
-from ._again import generate_again
+from ._again import continue_from_here, generate_again
 from ._cards import CARD_FIELDS, CardBook, KernelParent, VideoServer, current_kernel, static_card_html
-from .messages import MSG_CANCEL, MSG_GENERATE_AGAIN, MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE
+from .messages import (
+    MSG_CANCEL,
+    MSG_CONTINUE,
+    MSG_GENERATE_AGAIN,
+    MSG_LAST_FRAME_REQUEST,
+    MSG_VIDEO_REQUEST,
+    MSG_VIDEO_RESPONSE,
+)
 
 __all__ = ["MSG_CANCEL", "MSG_GENERATE_AGAIN", "MSG_VIDEO_REQUEST", "MSG_VIDEO_RESPONSE", "JobView"]
 
@@ -110,6 +117,12 @@ class JobView(anywidget.AnyWidget):
     reconnecting = t.Bool(False, help="True while the network fails and the engine keeps retrying.").tag(
         sync=True
     )
+    last_frame = t.Dict(
+        None,
+        allow_none=True,
+        help="The saved last frame (file_name, path, size, can_continue) when the job asked for it; the "
+        "page fetches the image with a last-frame-request (None otherwise).",
+    ).tag(sync=True)
     embed = t.Bool(False, help="Keep the MP4 bytes in the saved notebook (video_bytes and a data: URL).").tag(
         sync=True
     )
@@ -121,8 +134,8 @@ class JobView(anywidget.AnyWidget):
     ).tag(sync=True)
     again = t.List(
         t.Dict(),
-        help="Cards of the jobs made from this card with 'Generate again (paid)', newest first "
-        "(the card's data plus id and seed_used).",
+        help="Cards of the jobs made from this card with 'Generate again (paid)' or 'Continue from here "
+        "(paid)', newest first (the card's data plus id and seed_used).",
     ).tag(sync=True)
 
     def __init__(
@@ -238,6 +251,8 @@ class JobView(anywidget.AnyWidget):
             MSG_CANCEL: self._handle_cancel,
             MSG_VIDEO_REQUEST: self._handle_video_request,
             MSG_GENERATE_AGAIN: self._handle_generate_again,
+            MSG_LAST_FRAME_REQUEST: self._videos.answer_last_frame,
+            MSG_CONTINUE: self._handle_continue,
         }
 
     def _handle_cancel(self, content: dict[str, Any]) -> None:
@@ -252,6 +267,14 @@ class JobView(anywidget.AnyWidget):
         if source is None:
             raise SeedanceError(f"no job {job_id!r} in this view")
         self.generate_again(source)
+
+    def _handle_continue(self, content: dict[str, Any]) -> None:
+        # Sent only after the user confirmed the cost in the card (js/lib/job_card.js).
+        job_id = str(content.get("id") or "")
+        source = self._find(job_id)
+        if source is None:
+            raise SeedanceError(f"no job {job_id!r} in this view")
+        self.continue_from_here(source)
 
     def _handle_video_request(self, content: dict[str, Any]) -> None:
         self._videos.answer(content)
@@ -279,7 +302,16 @@ class JobView(anywidget.AnyWidget):
     def generate_again(self, job: Job | None = None) -> Job:
         """What the card's confirmed "Generate again (paid)" does: submit ``job``'s settings (default:
         this view's job) with a new seed as a new, paid task. The new job's card shows under this one."""
-        new = generate_again(job or self._job, manager=self._manager)
+        return self._add_made(generate_again(job or self._job, manager=self._manager))
+
+    def continue_from_here(self, job: Job | None = None) -> Job:
+        """What the card's confirmed "Continue from here (paid)" does: a new job, same model and
+        settings, whose first frame is ``job``'s last frame (default: this view's job). Its card
+        shows under this one."""
+        return self._add_made(continue_from_here(job or self._job, manager=self._manager))
+
+    def _add_made(self, new: Job) -> Job:
+        """Show a job made from this card (generate again, continue) under it, newest first."""
         with self._lock:
             known = any(j.local_id == new.local_id for j in self._again_jobs)
             if not known:
@@ -350,15 +382,18 @@ class JobView(anywidget.AnyWidget):
         )
         return (
             f'{html}\n<div class="seedance-again-static" style="margin:6px 0 0 16px;font-family:sans-serif">'
-            f'<div style="font-size:12px;color:#666">Generated again</div>{cards}</div>'
+            f'<div style="font-size:12px;color:#666">Made from this card</div>{cards}</div>'
         )
 
     def _twin_key(self, snap: JobSnapshot) -> tuple[Any, ...]:
+        """What the twin shows: this job's state, and each job made from it, once added and once
+        final (not every step: with embed the twin carries the whole MP4 each time it is sent)."""
         with self._lock:
-            again = tuple(
-                (job.local_id, self._again_book.snapshot(job.local_id).state) for job in self._again_jobs
-            )
-        return (snap.state, snap.sha256, again)
+            again = []
+            for job in self._again_jobs:
+                made = self._again_book.snapshot(job.local_id)
+                again.append((job.local_id, made.state if made.is_final else "", made.sha256))
+        return (snap.state, snap.sha256, tuple(again))
 
     def _repr_mimebundle_(self, **_kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """The widget view plus text/html and text/plain fallbacks; provenance in the metadata."""

@@ -19,6 +19,14 @@ MSG_VIDEO_RESPONSE: Final = "video-response"
 #: page -> kernel: the user confirmed "Generate again (paid)" in the card: submit the job's settings
 #: with a new seed as a new task (``{kind, id}``, id = the job's local id; a JobView may omit it).
 MSG_GENERATE_AGAIN: Final = "generate-again"
+#: page -> kernel: send me a job's saved last frame (``{kind, id}``; ``{kind, id, job}`` for a widget of
+#: several jobs), for the card's thumbnail.
+MSG_LAST_FRAME_REQUEST: Final = "last-frame-request"
+#: kernel -> page: ``{kind, id, ok, mime}`` + 1 buffer (the image) when ok, else ``{kind, id, ok, error}``.
+MSG_LAST_FRAME_RESPONSE: Final = "last-frame-response"
+#: page -> kernel: the user confirmed "Continue from here (paid)": a new job, same model and settings,
+#: whose first frame is this job's last frame (``{kind, id}``, id = the job's local id).
+MSG_CONTINUE: Final = "continue-from-here"
 
 # ---- the form ---------------------------------------------------------------------------------
 #: page -> kernel: submit what the page shows (``{kind, seq, params}``).

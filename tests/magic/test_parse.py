@@ -30,6 +30,9 @@ def test_split_keeps_quoted_groups_and_lone_apostrophes() -> None:
 def test_defaults_come_from_the_settings_and_options_override() -> None:
     call = parse("a cat")
     assert call.params == {
+        "model": "doubao-seedance-1-5-pro",
+        "return_last_frame": False,
+        "web_search": False,
         "duration": 5,
         "aspect_ratio": "16:9",
         "resolution": "720p",
@@ -74,3 +77,26 @@ WORD = st.text(alphabet=st.characters(categories=("L", "N"), include_characters=
 def test_a_plain_prompt_survives_parsing_word_for_word(words: list[str], options: str) -> None:
     call = parse(" ".join(words) + options)
     assert call.prompt == " ".join(words)
+
+
+def test_settings_left_at_none_take_each_models_own_defaults() -> None:
+    two = parse("--model doubao-seedance-2-0 a cat").params
+    assert (two["aspect_ratio"], two["audio"], two["duration"]) == ("adaptive", True, 5)
+    assert parse("--model seedance-2 -d auto a cat").params["duration"] == -1
+    settings = Seedance(model="seedance-2", resolution="1080p")
+    call = parse_call("a cat", None, PARSER, settings.defaults(), Path.cwd())
+    assert (call.params["model"], call.params["resolution"]) == ("seedance-2", "1080p")
+    # A setting the line's model refuses says where it came from.
+    with pytest.raises(UsageError, match=r"tops out at 720p.*%config Seedance.resolution"):
+        parse_call("--model doubao-seedance-1-5-pro a cat", None, PARSER, settings.defaults(), Path.cwd())
+
+
+def test_reference_media_urls_and_flags() -> None:
+    call = parse(
+        "--model doubao-seedance-2-0 --ref-video https://e.com/a.mp4 --ref-audio https://e.com/a.mp3 "
+        "--return-last-frame --web-search a robot dances"
+    )
+    assert call.ref_videos == ("https://e.com/a.mp4",)
+    assert call.ref_audios == ("https://e.com/a.mp3",)
+    assert call.params["return_last_frame"] and call.params["web_search"]
+    assert call.prompt == "a robot dances"

@@ -44,6 +44,12 @@ def test_view_follows_a_real_job_to_done(
     assert view.status_text.startswith("Done")
     assert view.task_id == job.task_id != ""
     assert view.params == {
+        "model": "doubao-seedance-1-5-pro",
+        "model_label": "Seedance 1.5 Pro",
+        "videos": 0,
+        "audios": 0,
+        "return_last_frame": False,
+        "web_search": False,
         "resolution": "480p",
         "aspect_ratio": "9:16",
         "duration": 4,

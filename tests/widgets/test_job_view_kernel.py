@@ -152,6 +152,14 @@ def test_threaded_updates_reach_the_client_while_the_kernel_is_busy(
     assert finals, "no update_display_data for the view's display id"
     assert "<video" in finals[-1]["content"]["data"]["text/html"]
     assert finals[-1]["content"]["metadata"]["seedance_widgets"]["state"] == "done"
+    # The twin follows state changes only, never progress ticks (a saved notebook stays small).
+    every = [m for _, m in frontend.of_type("update_display_data")]
+    twin_states = [
+        m["content"]["metadata"]["seedance_widgets"]["state"]
+        for m in every
+        if m["content"]["transient"]["display_id"] == display_id
+    ]
+    assert len(twin_states) == len(set(twin_states)), twin_states
     # The live output's text line is made final once too (a saved notebook never says "running").
     lives = [m["content"] for _, m in frontend.of_type("update_display_data")]
     lives = [c for c in lives if c["transient"]["display_id"] == live_id]

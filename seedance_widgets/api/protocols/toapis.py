@@ -64,7 +64,7 @@ def check_business_id(value: Any) -> str:
 # ---- request -> body ------------------------------------------------------------------------
 
 
-def build_body(request: GenerationRequest, *, client_business_id: str | None = None) -> dict[str, Any]:
+def build_body(request: GenerationRequest, *, client_business_id: str | None = None) -> dict[str, Any]:  # noqa: C901  -- one branch per optional field; split later
     """The exact JSON body of ``POST /v1/videos/generations`` for ``request`` (documented fields only).
 
     Always sent: model, prompt, duration, aspect ratio, resolution and (on models with sound)
