@@ -31,6 +31,7 @@ SEEDS = [11, 22, 33]
 SMALL: dict[str, Any] = {"duration": 4, "resolution": "480p"}
 CLIP_COST = estimate_cost_usd("480p", False, 4)
 TABLE_KEYS = {
+    "model",
     "prompt",
     "seed",
     "seed_used",
@@ -451,6 +452,45 @@ def test_gallery_of_a_one_axis_grid_has_one_column(manager: JobManager) -> None:
     assert gallery.row_labels == ["4 s", "5 s"]
     gallery.close()
     g.wait(timeout=120)
+
+
+MODELS = ["doubao-seedance-1-5-pro", "seedance-2", "doubao-seedance-2-0"]
+
+
+def test_a_model_axis_compares_models_side_by_side(emulator: Emulator, manager: JobManager) -> None:
+    g = grid("A lighthouse in a storm", seeds=7, model=MODELS, duration=4, resolution="480p", manager=manager)
+    assert isinstance(g, Grid)
+    assert g.axes == ["model"]
+    requests = [job.request for job in g.jobs]
+    assert [r.model for r in requests if r] == MODELS
+    # Settings left out take each model's own defaults: 2.0's adaptive ratio, sound on for 2.x.
+    assert [(r.aspect_ratio, r.audio) for r in requests if r] == [
+        ("16:9", False),
+        ("16:9", True),
+        ("adaptive", True),
+    ]
+    gallery = g.gallery()
+    assert (gallery.rows, gallery.cols) == (None, "model")  # one column per model
+    assert gallery.col_labels == [
+        "Seedance 1.5 Pro (doubao-seedance-1-5-pro)",
+        "Seedance 2 (seedance-2)",
+        "Seedance 2.0 (doubao-seedance-2-0)",
+    ]
+    g.wait(timeout=120)
+    assert [row["model"] for row in g.records()] == MODELS
+    assert all(row["status"] == "done" for row in g.records())
+    assert emulator.stats()["create"] == 3
+    gallery.close()
+
+
+def test_a_value_one_model_refuses_stops_the_whole_grid(emulator: Emulator, manager: JobManager) -> None:
+    with pytest.raises(ValidationError, match=r"doubao-seedance-1-5-pro.*tops out at 720p"):
+        grid(
+            "A glacier", model=["seedance-2", "doubao-seedance-1-5-pro"], resolution="1080p", manager=manager
+        )
+    with pytest.raises(ValidationError, match="unknown model 'seedanse-2': did you mean 'seedance-2'"):
+        grid("A glacier", model=["seedanse-2"], manager=manager)
+    assert emulator.stats()["create"] == 0
 
 
 def test_dry_run_returns_the_bodies_and_sends_nothing(

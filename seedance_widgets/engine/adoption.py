@@ -2,13 +2,16 @@
 managers' jobs for the same request when they are finished or their manager died.
 
 An adopted job in flight is picked up as a restart would: with a task id it is watched again (a
-download in progress starts over from a fresh poll); ``submitting`` without a task id becomes
-``may_exist`` (never re-sent silently); ``intent``/``uploading`` means nothing was sent, so it is
-closed as cancelled.
+download in progress starts over from a fresh poll); ``submitting`` without a task id is looked up
+by the ``client_business_id`` its create carried (creating.resolve_lost: attached when found, "not
+created" on the gateway's 404, else ``may_exist``; an earlier release's job has no such id and
+becomes ``may_exist``), and is never re-sent silently; ``intent``/``uploading`` means nothing was
+sent, so it is closed as cancelled.
 """
 
 from __future__ import annotations
 
+from . import creating
 from .core import Engine
 from .restore import LedgerJob, is_in_flight
 from .state import FINAL_STATES, JobSnapshot, JobState
@@ -62,7 +65,12 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
     ]
     with core.lock:
         tracked = core.new_job(
-            _snapshot(entry), images=images, created_at=entry.created_at or entry.submitted_at
+            _snapshot(entry),
+            images=images,
+            created_at=entry.created_at or entry.submitted_at,
+            business_id=entry.client_business_id,
+            sent_at=entry.sent_at,
+            last_frame_url=entry.last_frame_url,
         )
     job = tracked.job
     if entry.state in FINAL_STATES:
@@ -73,11 +81,15 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
             job._update(state=JobState.RUNNING)
         core.schedule(tracked, 0.0)
     elif entry.state == JobState.SUBMITTING:
-        core.may_exist(
-            tracked,
-            "the previous kernel stopped while this create was in flight, so the task may exist and "
-            "be billed",
+        reason = (
+            "the previous kernel stopped while this create was in flight, so the task may exist and be billed"
         )
+        if entry.client_business_id is None:
+            core.may_exist(tracked, reason)
+            return
+        # Ours from now on (the record names this manager): followers wait for its answer.
+        core.record("lookup", job=entry.local_id, client_business_id=entry.client_business_id)
+        creating.look_up_later(core, tracked, reason)
     else:
         core.record(
             "cancelled",
@@ -113,4 +125,5 @@ def _snapshot(entry: LedgerJob) -> JobSnapshot:
         cost_estimate=entry.cost_estimate,
         seed=entry.seed,
         request_hash=entry.request_hash,
+        last_frame=entry.last_frame,
     )

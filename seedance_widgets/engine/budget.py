@@ -45,14 +45,29 @@ class Budget:
             "from a published list price; the gateway's bill may differ). Raise budget_usd to allow it."
         )
 
-    def reserve(self, estimate: float, *, checked: bool = True) -> float:
+    def check_priced(
+        self, estimate: float | None, *, what: str = "this request", outcome: str = "Nothing was sent"
+    ) -> None:
+        """Refuse (BudgetExceededError) a request with no estimate (None) while a budget is set:
+        "unknown" is never counted as free. ``what`` names the model(s) without a price."""
+        limit = self.limit_usd
+        if estimate is not None or limit is None:
+            return
+        raise BudgetExceededError(
+            f"refused before sending: no price is known for {what}, so it cannot be checked against "
+            f"the budget of ${limit:.2f}. {outcome}. Remove the budget (budget_usd=None) to allow it."
+        )
+
+    def reserve(self, estimate: float | None, *, checked: bool = True, what: str = "this request") -> float:
         """Reserve ``estimate`` (checked against the budget first unless ``checked=False``, for a
-        task that exists already); returns it."""
+        task that exists already); returns the amount reserved. No estimate (None) reserves
+        nothing and, when checked, is refused under a budget (``what`` names its model)."""
         with self._lock:
             if checked:
-                self.check(estimate)
-            self._reserved += estimate
-        return estimate
+                self.check_priced(estimate, what=what)
+                self.check(estimate or 0.0)
+            self._reserved += estimate or 0.0
+        return estimate or 0.0
 
     def release(self, amount: float) -> None:
         """Give back a reservation (nothing was created)."""

@@ -14,13 +14,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
-from seedance_widgets.api import GenerationRequest, request_cost_usd
+from seedance_widgets.api import GenerationRequest, request_estimate_usd
 
 from .core import Engine
 from .job import Job
 from .restore import is_in_flight
 from .state import DryRun, JobSnapshot, JobState
-from .store import canonical_body, canonical_hash
+from .store import canonical_body, request_key
 from .tracked import Image, Tracked, new_local_id
 
 #: What to do, once the lock is released, with the job a reuse hands back.
@@ -37,12 +37,13 @@ class Reuse:
 
 
 def request_hash(request: GenerationRequest, images: list[Image]) -> str:
-    """The canonical hash of a request with its images (local ones by content)."""
-    return canonical_hash(canonical_body(request, [(i.role, i.stable_url()) for i in images]))
+    """The cache key of a request with its inputs (local ones by content): a hash of the neutral
+    request (``store.request_key``), whatever protocol sends it."""
+    return request_key(request, [(i.role, i.stable_url()) for i in images])
 
 
 def dry_run(
-    core: Engine, request: GenerationRequest, images: list[Image], request_hash: str, estimate: float
+    core: Engine, request: GenerationRequest, images: list[Image], request_hash: str, estimate: float | None
 ) -> DryRun:
     """The exact body a submit would send (uploaded URLs where known, else the local file's
     marker) and its estimate; nothing is sent."""
@@ -78,8 +79,9 @@ def reuse(core: Engine, request_hash: str) -> Reuse | None:
         return Reuse(tracked.job, "resume", tracked)
     if snap.state != JobState.DONE:
         return None  # failed or cancelled: asking again means trying again
-    # The file is gone or altered: fetch it again while the gateway's URL lives.
-    if snap.video_url and snap.task_id and (snap.expires_at or 0) > core.clock.time():
+    # The file is gone or altered: fetch it again. Only the gateway's answer says whether its URL
+    # still lives (our clock, or its expires_at, may be off): an expired one ends the job "expired".
+    if snap.video_url and snap.task_id:
         tracked.download_attempts = 0
         return Reuse(tracked.job, "fetch_again", tracked)
     return Reuse(_expired_copy(core, snap))
@@ -107,10 +109,11 @@ def _cache_hit(core: Engine, snap: JobSnapshot) -> Job:
 
 
 def _expired_copy(core: Engine, snap: JobSnapshot) -> Job:
-    """A new job saying the saved video is gone and its URL too (only a rerun makes it again)."""
+    """A new job saying the saved video is gone and no URL is known to fetch it again (only a
+    rerun makes it again)."""
     message = (
-        f"the saved video of task {snap.task_id} is missing or altered and the gateway's URL has "
-        "expired; pass rerun=True to make (and pay for) a new task"
+        f"the saved video of task {snap.task_id} is missing or altered and no URL to fetch it again "
+        "is known; pass rerun=True to make (and pay for) a new task"
     )
     expired = dataclasses.replace(
         snap,
@@ -162,5 +165,10 @@ def check_batch(
     paid = [r for r in requests if rerun or not has_saved(core, request_hash(r, images))]
     cached = len(requests) - len(paid)
     free = f" ({cached} already saved, free)" if cached else ""
-    total = sum(request_cost_usd(r) for r in paid)
-    core.budget.check(total, what=f"this {name} of {len(requests)} jobs{free}", outcome=outcome)
+    what = f"this {name} of {len(requests)} jobs{free}"
+    estimates = [request_estimate_usd(r) for r in paid]
+    unpriced = sorted({r.model for r, usd in zip(paid, estimates, strict=True) if usd is None})
+    if unpriced:
+        core.budget.check_priced(None, what=f"{what}: {', '.join(unpriced)}", outcome=outcome)
+    total = sum(usd for usd in estimates if usd is not None)
+    core.budget.check(total, what=what, outcome=outcome)

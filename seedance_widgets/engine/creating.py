@@ -1,10 +1,13 @@
-"""The create path: the intent on disk, the images uploaded, then the one paid call.
+"""The create path: the intent on disk, the inputs uploaded, then the one paid call.
 
 Money safety: a create is only sent after its intent (and a ``submitting`` record) is in the
 ledger; it is re-sent only when the gateway's reply proves no task was made (429, a 503 with
-Retry-After, or a connection that never opened), and never after CREATE_RETRY_DEADLINE. A lost or
-unusable reply makes the job ``may_exist``, which waits for the user. Whatever goes wrong ends in
-a safe state the user sees, and a task id, once known, is kept.
+Retry-After, or a connection that never opened), and never after CREATE_RETRY_DEADLINE. Each
+create carries the job's ``client_business_id`` (in the intent before it is sent): when its reply
+is lost or unusable, the task is looked up by that id (lookup.py) and attached to when it exists;
+the gateway's 404 after a grace ends the job "not created"; when it cannot tell, the job is
+``may_exist`` and waits for the user. Never a second create. Whatever goes wrong ends in a safe
+state the user sees, and a task id, once known, is kept.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from seedance_widgets.api import (
     TransportError,
     ValidationError,
 )
+from seedance_widgets.api.protocols import toapis
 
+from . import lookup
 from .core import CANCEL_MESSAGE, Engine
 from .errors import OutputFolderError
+from .images import with_inputs
 from .scheduler import CREATE
 from .state import POLLED_STATES, JobState
-from .tracked import LEDGER_WRITE_FAILED, NOT_SENT, Tracked
+from .tracked import LEDGER_WRITE_FAILED, NOT_SENT, Tracked, business_id_for
 from .transfers import upload_images
 
 log = logging.getLogger("seedance_widgets.engine")
@@ -42,12 +48,16 @@ def record_intent(core: Engine, tracked: Tracked) -> None:
     written the job ends as not sent, and OutputFolderError says why."""
     snap = tracked.job.snapshot()
     assert snap.request is not None
+    if tracked.business_id is None:
+        tracked.business_id = business_id_for(snap.local_id)
     try:
         core.record(
             "intent",
             job=snap.local_id,
             request_hash=snap.request_hash,
-            request=snap.request.to_body(),
+            request=snap.request.to_dict(),
+            protocol=toapis.NAME,
+            client_business_id=tracked.business_id,
             images=tracked.image_records(),
             state=JobState.INTENT,
             cost_estimate=snap.cost_estimate,
@@ -80,17 +90,16 @@ def create(core: Engine, tracked: Tracked) -> None:
 
 def _upload_and_create(core: Engine, tracked: Tracked) -> None:
     try:
-        roles = upload_images(core, tracked)
+        inputs = upload_images(core, tracked)
     except (SeedanceError, OSError) as err:
-        message = f"image upload failed, so the create was not sent (nothing billed): {err}"
+        message = f"upload failed, so the create was not sent (nothing billed): {err}"
         core.fail_before_task(tracked, message, "upload_failed")
         return
-    if roles is None:
+    if inputs is None:
         return
     request = tracked.job.request
     assert request is not None
-    if roles:
-        request = request.replace(image_with_roles=tuple(roles))
+    request = with_inputs(request, inputs)
     task = _send_create(core, tracked, request)
     if task is not None:
         _created(core, tracked, task)
@@ -111,7 +120,7 @@ def _send_create(core: Engine, tracked: Tracked, request: GenerationRequest) -> 
         if not _mark_submitting(core, tracked, request):
             return None
         try:
-            return core.single_for(tracked).create(request)
+            return core.single_for(tracked).create(request, client_business_id=tracked.business_id)
         except SeedanceError as err:
             reconnecting = _refused(core, tracked, err)
         if reconnecting is None:
@@ -129,7 +138,16 @@ def _mark_submitting(core: Engine, tracked: Tracked, request: GenerationRequest)
     if job._update(when=NOT_SENT, state=JobState.SUBMITTING) is None:
         return False
     try:
-        submitting = {"job": job.local_id, "state": JobState.SUBMITTING, "body": request.to_body()}
+        # The request sent (inputs as uploaded URLs), and its exact body for people to read.
+        submitting = {
+            "job": job.local_id,
+            "state": JobState.SUBMITTING,
+            "request": request.to_dict(),
+            "protocol": toapis.NAME,
+            "client_business_id": tracked.business_id,
+            "body": toapis.build_body(request, client_business_id=tracked.business_id),
+        }
+        tracked.sent_at = core.clock.time()
         core.journal.write_durably("status", submitting)
     except OSError as err:
         # Unsent: without this record a restart could not tell the task may exist.
@@ -147,7 +165,7 @@ def _refused(core: Engine, tracked: Tracked, err: SeedanceError) -> bool | None:
     """The verdict on a create that raised: retry (True: after a reconnect wait, False: when the
     account's back-off ends), or None when the job ended here. Re-raises what it cannot judge."""
     if isinstance(err, TaskMayExistError):
-        core.may_exist(tracked, str(err))
+        resolve_lost(core, tracked, str(err))
         return None
     if isinstance(err, RateLimitError):
         # A 429 proves no task was made: wait with the whole account, then send again.
@@ -164,7 +182,7 @@ def _refused(core: Engine, tracked: Tracked, err: SeedanceError) -> bool | None:
             core.fail_before_task(tracked, str(err), str(err.code or err.type or err.status))
         else:
             # A 2xx reply without a usable task id (or no status at all): a task may exist.
-            core.may_exist(tracked, f"the create's reply could not be used ({err})")
+            resolve_lost(core, tracked, f"the create's reply could not be used ({err})")
         return None
     if isinstance(err, ValidationError):
         # Refused locally, before any network call.
@@ -176,7 +194,7 @@ def _refused(core: Engine, tracked: Tracked, err: SeedanceError) -> bool | None:
 def _transport_verdict(core: Engine, tracked: Tracked, err: TransportError) -> bool | None:
     if not err.nothing_sent:
         # Sent, then no usable reply (e.g. an unreadable one): the task may exist.
-        core.may_exist(tracked, f"the create was sent but no usable reply came ({err})")
+        resolve_lost(core, tracked, f"the create was sent but no usable reply came ({err})")
         return None
     tracked.failures += 1
     tracked.last_refusal = f"could not connect to the gateway: {err}"
@@ -185,7 +203,8 @@ def _transport_verdict(core: Engine, tracked: Tracked, err: TransportError) -> b
 
 def _server_verdict(core: Engine, tracked: Tracked, err: ServerError) -> bool | None:
     if not (err.status == 503 and err.retry_after is not None):
-        core.may_exist(
+        resolve_lost(
+            core,
             tracked,
             f"the gateway answered the create with a server error ({err}); a task may or may "
             "not exist and may be billed, so it was not sent again",
@@ -215,8 +234,67 @@ def _create_gave_up(core: Engine, tracked: Tracked) -> None:
     )
 
 
-def _created(core: Engine, tracked: Tracked, task: Task) -> None:
-    """The gateway made the task: keep its id (in memory first), record it, start polling."""
+def resolve_lost(core: Engine, tracked: Tracked, reason: str) -> None:
+    """A create whose reply was lost (``reason``): find its task by the job's
+    ``client_business_id`` and attach to it; "not created" on the gateway's 404 after the grace;
+    ``may_exist`` when it cannot tell (or the job has no business id: an earlier release's)."""
+    business_id = tracked.business_id
+    if business_id is None:
+        core.may_exist(tracked, reason)
+        return
+    tracked.job._update(
+        when=(JobState.SUBMITTING,),
+        error=f"the create's reply was lost; looking its task up by client_business_id {business_id}",
+        error_code="looking_up",
+    )
+    try:
+        found = lookup.look_up(core, tracked, business_id)
+    except Exception as err:
+        log.exception("looking up the task of job %s failed unexpectedly", tracked.job.local_id)
+        what = type(err).__name__  # its text could quote anything; the log has it
+        core.may_exist(
+            tracked, f"{reason}; looking it up by client_business_id {business_id} failed ({what})"
+        )
+        return
+    if found is None:
+        return  # shutting down: the job stays submitting, and the next manager looks again
+    if found.task is not None:
+        log.info(
+            "job %s: lost create reply; found task %s by its business id", tracked.job.local_id, found.task.id
+        )
+        _created(core, tracked, found.task, found_by=business_id)
+    elif found.absent:
+        core.fail_before_task(
+            tracked,
+            f"not created (the gateway has no task with client_business_id {business_id}; {found.said()}): "
+            "its create got no usable answer, and nothing was billed. Submit it again to generate.",
+            "not_created",
+        )
+    else:
+        core.may_exist(
+            tracked,
+            f"{reason}. Looked for it by client_business_id {business_id} but could not tell: {found.said()}",
+        )
+
+
+def look_up_later(core: Engine, tracked: Tracked, reason: str) -> None:
+    """Queue :func:`resolve_lost` for the pool (a restart found the job ``submitting``)."""
+    core.run_in_pool(lambda: _resolve_safely(core, tracked, reason), CREATE)
+
+
+def _resolve_safely(core: Engine, tracked: Tracked, reason: str) -> None:
+    if tracked.job.snapshot().is_final or core.stopping:
+        return
+    try:
+        resolve_lost(core, tracked, reason)
+    except Exception as err:
+        log.exception("the lookup of job %s failed unexpectedly", tracked.job.local_id)
+        _end_after_surprise(core, tracked, err)
+
+
+def _created(core: Engine, tracked: Tracked, task: Task, *, found_by: str | None = None) -> None:
+    """The gateway made the task: keep its id (in memory first), record it, start polling.
+    ``found_by``: the business id it was found by after a lost reply."""
     job = tracked.job
     now = core.clock.time()
     core.scheduler.answered()
@@ -238,7 +316,7 @@ def _created(core: Engine, tracked: Tracked, task: Task) -> None:
                 tracked.reserved_usd = core.budget.reserve(job.snapshot().cost_estimate, checked=False)
     # Kept in memory and retried when it cannot be written: the task id is never dropped.
     state = JobState.QUEUED if started is not None else job.snapshot().state
-    core.record("created", job=job.local_id, task_id=task.id, state=state)
+    core.record("created", job=job.local_id, task_id=task.id, state=state, found_by=found_by)
     if started is None:
         return
     with core.lock:

@@ -43,6 +43,7 @@ import logging
 from collections.abc import Callable
 
 from seedance_widgets.api import GenerationRequest
+from seedance_widgets.api.protocols import toapis
 
 from . import adoption, creating
 from .cache import own_in_flight
@@ -69,7 +70,7 @@ def new_follower(
     *,
     request: GenerationRequest,
     request_hash: str,
-    estimate: float,
+    estimate: float | None,
     images: list[Image],
 ) -> tuple[Job, Callable[[], None]]:
     """A job watching another manager's identical job (caller holds the lock), and what to start
@@ -166,7 +167,8 @@ def _follow_task(core: Engine, tracked: Tracked, leader: LedgerJob) -> None:
         job=snap.local_id,
         task_id=leader.task_id,
         request_hash=snap.request_hash,
-        request=snap.request.to_body(),
+        request=snap.request.to_dict(),
+        protocol=toapis.NAME,
         images=tracked.image_records(),
         state=JobState.QUEUED,
         cost_estimate=snap.cost_estimate,
@@ -260,7 +262,9 @@ def _reserve_take_over(core: Engine, tracked: Tracked) -> str:
     """Make a follower an ordinary job that creates its own task (caller holds the lock).
     Returns "create", or the budget's refusal as a sentence."""
     try:
-        tracked.reserved_usd = core.budget.reserve(tracked.job.snapshot().cost_estimate)
+        snap = tracked.job.snapshot()
+        what = snap.request.model if snap.request is not None else "this request"
+        tracked.reserved_usd = core.budget.reserve(snap.cost_estimate, what=what)
     except BudgetExceededError as err:
         return str(err)
     tracked.follows = None

@@ -31,7 +31,11 @@ from typing import Any
 
 log = logging.getLogger("seedance_widgets.engine")
 
-LEDGER_VERSION = 1
+#: The record version written. 2: requests are neutral (``GenerationRequest.to_dict()``, with
+#: ``model`` and ``protocol``), ``request_hash`` is the key of the neutral request, and an intent
+#: carries its create's ``client_business_id``. 1 (earlier releases): requests are ToAPIs bodies
+#: and hashes are of the body; restore reads both (see restore.py).
+LEDGER_VERSION = 2
 
 
 class Ledger:

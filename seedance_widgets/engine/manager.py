@@ -1,13 +1,7 @@
 """``JobManager``: submits, watches and saves every job of one output folder.
 
-A facade over the engine's rooms (see core.py): the scheduler (one thread, a small pool), the
-create and watch paths, transfers, the cache and budget rules, followers of other managers'
-jobs, and adoption of the ledger's jobs. All threads are daemons: they never keep the interpreter
-alive, and an ``atexit`` hook stops them and closes the ledger between two whole records.
-
-Money safety: a create is only sent after its intent is in the ledger; it is re-sent only when
-the gateway's reply proves no task was made (429, or a connection that never opened). A lost
-reply turns the job into ``may_exist`` and waits for the user.
+A facade over the engine's rooms (core.py lists them). Its threads are daemons; an ``atexit``
+hook stops them and closes the ledger between two whole records. Money safety: see creating.py.
 """
 
 from __future__ import annotations
@@ -19,7 +13,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from seedance_widgets.api import GenerationRequest, SeedanceError, request_cost_usd
+from seedance_widgets.api import GenerationRequest, SeedanceError, request_estimate_usd
 
 from . import adoption, cache, submitting, transfers, watching
 from .budget import Budget
@@ -27,7 +21,7 @@ from .clock import Clock, SystemClock
 from .core import ClientFactory, Engine
 from .environment import environment_client
 from .errors import OutputFolderError
-from .images import prepare_images, stored_inputs
+from .images import prepare_images, split_inputs, stored_inputs, without_inputs
 from .job import Job
 from .policy import AdaptivePolicy, PollPolicy
 from .scheduler import MAX_WORKERS
@@ -46,9 +40,8 @@ _live_managers: weakref.WeakSet[JobManager] = weakref.WeakSet()
 class JobManager:
     """Runs jobs in the background for one output folder.
 
-    ``time_scale`` divides every wait of the poll policy, the reconnect back-off and the
-    deadline: pass the emulator's speed factor so tests and benchmarks see the same policy
-    behaviour as the real gateway, only faster. ``client`` (or ``client_factory``, called on first
+    ``time_scale`` divides every wait (policy, back-off, deadline): pass an emulator's speed factor
+    to see the real gateway's behaviour, only faster. ``client`` (or ``client_factory``, called on first
     need) is the gateway client of new jobs; without either, the environment decides (a key: the
     gateway; else the built-in emulator). ``clock`` is for tests (``clock.ManualClock``).
     """
@@ -199,20 +192,26 @@ class JobManager:
         request: GenerationRequest,
         *,
         images: Sequence[ImageInput] = (),
+        media: Sequence[ImageInput] = (),
         rerun: bool = False,
         dry_run: bool = False,
     ) -> Job | DryRun:
-        """Queue ``request`` (plus local or remote ``images`` with roles) and return at once.
+        """Queue ``request`` (plus local or remote ``images`` and ``media`` with roles) and return
+        at once.
 
-        A finished identical request returns its file with no HTTP request
-        (``from_cache=True``); one in flight returns the same job; ``rerun=True`` always
-        makes a new, paid task. ``dry_run=True`` returns a :class:`DryRun` and calls nothing.
+        ``images``: (role, source) with roles first_frame, last_frame, reference_image; ``media``:
+        (``"reference_video"``, URL, path or bytes) and (``"reference_audio"``, URL: the gateway
+        has no audio upload). Local files are checked (type from content, size, length) before
+        anything is sent, and uploaded once per content. A finished identical request returns its
+        file with no HTTP request (``from_cache=True``); one in flight returns the same job;
+        ``rerun=True`` always makes a new, paid task. ``dry_run=True`` returns a :class:`DryRun`
+        and calls nothing. Under a budget, a request with no known price is refused (nothing sent).
         """
         if not isinstance(request, GenerationRequest):
             raise TypeError("submit() takes a GenerationRequest")
-        prepared = prepare_images(request, images)
+        prepared = prepare_images(request, images, media)
         request_hash = cache.request_hash(request, prepared)
-        estimate = request_cost_usd(request)
+        estimate = request_estimate_usd(request)
         if dry_run:
             return cache.dry_run(self._core, request, prepared, request_hash, estimate)
         if self.closed:
@@ -228,7 +227,9 @@ class JobManager:
             self._core, request, prepared, request_hash=request_hash, estimate=estimate, rerun=rerun
         )
 
-    def is_cached(self, request: GenerationRequest, images: Sequence[ImageInput] = ()) -> bool:
+    def is_cached(
+        self, request: GenerationRequest, images: Sequence[ImageInput] = (), media: Sequence[ImageInput] = ()
+    ) -> bool:
         """Whether ``submit(request, images=images)`` (without ``rerun``) would return a finished,
         saved video at once: zero HTTP requests, nothing billed.
 
@@ -241,13 +242,15 @@ class JobManager:
             raise TypeError("is_cached() takes a GenerationRequest")
         if self.closed:
             return False
-        return cache.has_saved(self._core, cache.request_hash(request, prepare_images(request, images)))
+        prepared = prepare_images(request, images, media)
+        return cache.has_saved(self._core, cache.request_hash(request, prepared))
 
     def check_budget(
         self,
         requests: Sequence[GenerationRequest],
         images: Sequence[ImageInput] = (),
         *,
+        media: Sequence[ImageInput] = (),
         rerun: bool = False,
         name: str = "batch",
         outcome: str = "Nothing was sent",
@@ -255,7 +258,7 @@ class JobManager:
         """Refuse a whole batch (a sweep, a grid) before any of it is sent when its estimate would
         pass the budget (BudgetExceededError, the same check and words as one ``submit``).
         Requests whose video is saved are free unless ``rerun``; one in flight is counted."""
-        prepared = prepare_images(requests[0], images) if requests else []
+        prepared = prepare_images(requests[0], images, media) if requests else []
         cache.check_batch(self._core, requests, prepared, rerun=rerun, name=name, outcome=outcome)
 
     def attach(
@@ -287,9 +290,10 @@ class JobManager:
             )
         with self._core.lock:
             tracked = self._core.tracked.get(snap.local_id)
-        images = stored_inputs(self.store, tracked.images if tracked else [])
-        request = snap.request.replace(image_with_roles=(), image_urls=()) if images else snap.request
-        new = self.submit(request, images=images, rerun=True)
+        inputs = stored_inputs(self.store, tracked.images if tracked else [])
+        request = without_inputs(snap.request, {role for role, _ in inputs})
+        images, media = split_inputs(inputs)
+        new = self.submit(request, images=images, media=media, rerun=True)
         assert isinstance(new, Job)
         return new
 

@@ -2,6 +2,11 @@
 
 A new manager on an existing output folder rebuilds its jobs from this alone (adoption.py), and
 :class:`LedgerView` keeps the fold of every manager's records of the folder up to date.
+
+Two record versions are read (see ``ledger.LEDGER_VERSION``). Version 2 holds neutral requests
+(``GenerationRequest.to_dict()``) and the key of the neutral request. Version 1 (earlier
+releases) holds ToAPIs bodies and a hash of the body: the request is parsed from the body and
+its key computed again here, so an old folder's videos answer the same request asked today.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from seedance_widgets.api import GenerationRequest
 
 from .state import ALL_STATES, FINAL_STATES, JobState
+from .store import LOCAL_IMAGE_PREFIX, request_key
 
 log = logging.getLogger("seedance_widgets.engine")
 
@@ -42,16 +48,33 @@ class LedgerJob:
     path: Path | None = None
     sha256: str | None = None
     seed: int | None = None
-    cost_estimate: float = 0.0
+    #: None: no estimate (or none recorded).
+    cost_estimate: float | None = None
     #: The manager that wrote the latest record (lock file under .owners/ while it lives).
     owner: str | None = None
+    #: The id its create carried (version 2), to find its task when the reply was lost.
+    client_business_id: str | None = None
+    #: Wall time its create was (last) sent: the ``submitting`` record's time.
+    sent_at: float | None = None
+    #: Where its last frame can be fetched, and where it was saved.
+    last_frame_url: str | None = None
+    last_frame: Path | None = None
+    #: True while ``request_hash`` is a version-1 hash (of the body): computed again after the fold.
+    old_hash: bool = False
 
 
-def _request_from(body: Any) -> GenerationRequest | None:
-    if not isinstance(body, dict):
+def _version(rec: dict[str, Any]) -> int:
+    """The record's version (1 when absent or not a number: the earliest records)."""
+    v = rec.get("v")
+    return v if isinstance(v, int) and not isinstance(v, bool) else 1
+
+
+def _request_from(value: Any, *, neutral: bool) -> GenerationRequest | None:
+    """A request from a version-2 record (``to_dict`` form) or a version-1 one (a ToAPIs body)."""
+    if not isinstance(value, dict):
         return None
     try:
-        return GenerationRequest.from_body(body)
+        return GenerationRequest.from_dict(value) if neutral else GenerationRequest.from_body(value)
     except Exception:  # a request that no longer validates, or a damaged one: never fatal
         log.warning("ledger holds a request that no longer validates; shown without it")
         return None
@@ -102,6 +125,9 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "images": lambda v: isinstance(v, list),
     "request": lambda v: isinstance(v, dict),
     "body": lambda v: isinstance(v, dict),
+    "client_business_id": _is_text,
+    "last_frame_url": _is_text,
+    "last_frame": _is_path,
 }
 #: (job, field) pairs already reported: a job is folded again on each new record of it.
 _reported: set[tuple[str, str]] = set()
@@ -142,7 +168,28 @@ def fold(records: list[dict[str, Any]], root: Path) -> tuple[dict[str, LedgerJob
             _fold_one(rec, root, jobs, uploads)
         except Exception:
             log.exception("ledger: a record could not be read and was skipped: %.200r", rec)
+    for job in jobs.values():
+        _rekey(job)
     return jobs, uploads
+
+
+def _rekey(job: LedgerJob) -> None:
+    """A version-1 job's cache key, computed again from its request as today's submit would:
+    the neutral request, with the inputs given apart from it (local ones by content)."""
+    if not job.old_hash or job.request is None:
+        return
+    inputs = [
+        (i["role"], LOCAL_IMAGE_PREFIX + i["sha256"] if i.get("sha256") else i.get("url") or "")
+        for i in job.images
+    ]
+    try:
+        # The request may hold the uploaded URLs (the "body" sent): its inputs are those given apart.
+        request = job.request.replace(image_with_roles=(), image_urls=()) if inputs else job.request
+        job.request_hash = request_key(request, inputs)
+    except Exception:  # never fatal: the job keeps its old hash (no cache hit, still listed)
+        log.warning("ledger: the cache key of job %s could not be computed again", job.local_id)
+        return
+    job.old_hash = False
 
 
 def _fold_one(rec: dict[str, Any], root: Path, jobs: dict[str, LedgerJob], uploads: dict[str, str]) -> None:
@@ -165,13 +212,16 @@ def _fold_one(rec: dict[str, Any], root: Path, jobs: dict[str, LedgerJob], uploa
 
 def _take_request(job: LedgerJob, rec: dict[str, Any]) -> None:
     """What was asked: the request's hash, the request itself, its images."""
+    neutral = _version(rec) >= 2
     if rec.get("request_hash"):
         job.request_hash = rec["request_hash"]
+        job.old_hash = not neutral
     if "request" in rec:
-        job.request = _request_from(rec["request"]) or job.request
-    if "body" in rec:
-        # The exact body sent (images as uploaded URLs) supersedes the intent's request.
-        job.request = _request_from(rec["body"]) or job.request
+        job.request = _request_from(rec["request"], neutral=neutral) or job.request
+    if "body" in rec and not neutral:
+        # The exact body sent (images as uploaded URLs) supersedes the intent's request. A
+        # version-2 record has the request sent under "request"; its body is for people only.
+        job.request = _request_from(rec["body"], neutral=False) or job.request
     if isinstance(rec.get("images"), list):
         job.images = [i for i in rec["images"] if _is_image(i)]
 
@@ -189,6 +239,8 @@ _PLAIN_FIELDS = (
     "progress",
     "state",
     "finished_at",
+    "client_business_id",
+    "last_frame_url",
 )
 
 
@@ -199,9 +251,10 @@ def _take_fields(job: LedgerJob, rec: dict[str, Any], root: Path) -> None:
             setattr(job, name, rec[name])
     if rec.get("cost_estimate") is not None:
         job.cost_estimate = float(rec["cost_estimate"])
-    if rec.get("path"):
-        path = Path(rec["path"])
-        job.path = path if path.is_absolute() else root / path
+    for name in ("path", "last_frame"):
+        if rec.get(name):
+            path = Path(rec[name])
+            setattr(job, name, path if path.is_absolute() else root / path)
 
 
 def _take_times(job: LedgerJob, rec: dict[str, Any], event: Any) -> None:
@@ -211,6 +264,8 @@ def _take_times(job: LedgerJob, rec: dict[str, Any], event: Any) -> None:
         job.submitted_at = at
     elif event in ("created", "attached"):
         job.created_at = at
+    if rec.get("state") == JobState.SUBMITTING:
+        job.sent_at = at
     if job.state == JobState.RUNNING and job.started_at is None:
         job.started_at = at
 

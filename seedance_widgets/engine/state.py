@@ -87,8 +87,9 @@ class JobSnapshot:
     expires_at: float | None = None
     path: Path | None = None
     sha256: str | None = None
-    #: USD, an ESTIMATE from a published list price; the gateway's bill may differ.
-    cost_estimate: float = 0.0
+    #: USD, an ESTIMATE from a published list price; the gateway's bill may differ. None: no
+    #: estimate (the model has no known price for these settings), never "free".
+    cost_estimate: float | None = 0.0
     #: The seed the gateway reports it used (None until known).
     seed: int | None = None
     #: True when the video came from the output folder without any HTTP request.
@@ -103,6 +104,8 @@ class JobSnapshot:
     request_hash: str | None = None
     #: When the snapshot was made (unix seconds); lets a view count the ETA down between polls.
     at: float = dataclasses.field(default_factory=time.time)
+    #: The clip's last frame saved beside the video (when the request asked for it), else None.
+    last_frame: Path | None = None
 
     @property
     def is_final(self) -> bool:
@@ -147,16 +150,16 @@ class DryRun:
 
     ``body`` is the exact JSON of the create call; an image from a local file that was
     never uploaded shows as ``sha256:<hex>`` (its URL exists only after the upload).
-    ``estimate_usd`` is an ESTIMATE from a published list price.
+    ``estimate_usd`` is an ESTIMATE from a published list price (None: no estimate known).
     """
 
     body: dict[str, object]
-    estimate_usd: float
+    estimate_usd: float | None
     request_hash: str
 
     def __repr__(self) -> str:
         prompt = str(self.body.get("prompt", ""))
         if len(prompt) > 40:
             prompt = prompt[:37] + "..."
-        cost = f"~${self.estimate_usd:.2f} (estimate)"
+        cost = "no estimate" if self.estimate_usd is None else f"~${self.estimate_usd:.2f} (estimate)"
         return f"<DryRun {prompt!r}: {cost}, hash {self.request_hash[:12]}, nothing sent>"

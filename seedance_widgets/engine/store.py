@@ -4,6 +4,7 @@
 seedance_outputs/
   ledger.jsonl
   videos/<sha256[:16]>-<slug>.mp4
+  videos/<sha256[:16]>-<slug>.last.<ext>   its last frame, when the request asked for it
   uploads/<sha256[:16]>.<ext>     local images and reference videos as sent
   .owners/<manager id>.lock     flock'ed by each live manager, so others leave its jobs alone
 ```
@@ -18,8 +19,8 @@ import json
 import os
 import re
 import unicodedata
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from seedance_widgets.api import GenerationRequest, sniff_image_type
@@ -72,7 +73,9 @@ def request_key(request: GenerationRequest, inputs: Sequence[tuple[str, str]] | 
     return canonical_hash(neutral_key(request, inputs))
 
 
-def neutral_key(request: GenerationRequest, inputs: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+def neutral_key(
+    request: GenerationRequest, inputs: Sequence[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """What identifies a request, whatever protocol sends it: ``request.neutral()``, with the
     inputs given apart from it in place of its own of the same kind.
 
@@ -98,7 +101,9 @@ _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _BODY_FIELDS = {"images": "image_with_roles", "videos": "video_with_roles", "audios": "audio_with_roles"}
 
 
-def canonical_body(request: GenerationRequest, images: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+def canonical_body(
+    request: GenerationRequest, images: Sequence[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """The ToAPIs create body a request would send (a dry run shows it).
 
     ``images`` are (role, reference) pairs (images, reference videos or audio) that replace the
@@ -183,6 +188,18 @@ class Store:
         else:
             os.replace(incoming, final)
         return final, digest
+
+    def incoming_frame_path(self, local_id: str) -> Path:
+        """Where a last-frame image lands before it is named after its video."""
+        return self.videos / f".incoming-{local_id}.last"
+
+    def keep_last_frame(self, incoming: Path, video: Path) -> Path:
+        """Move a downloaded last frame beside its video: ``<video stem>.last.<ext>`` (type by content)."""
+        with incoming.open("rb") as handle:
+            mime = sniff_image_type(handle.read(16))
+        final = video.with_name(f"{video.stem}.last.{_IMAGE_EXTENSIONS.get(mime or '', 'png')}")
+        os.replace(incoming, final)
+        return final
 
     def save_upload(self, data: bytes) -> tuple[Path, str]:
         """Keep a copy of a local image or reference video as sent; returns (path, sha256)."""

@@ -17,7 +17,7 @@ from . import adoption, cache, creating, follow, transfers, watching
 from .core import Engine
 from .job import Job
 from .state import JobSnapshot, JobState
-from .tracked import Image, Tracked, new_local_id
+from .tracked import Image, Tracked, business_id_for, new_local_id
 
 
 def submit(
@@ -26,7 +26,7 @@ def submit(
     images: list[Image],
     *,
     request_hash: str,
-    estimate: float,
+    estimate: float | None,
     rerun: bool,
 ) -> Job:
     """The job that answers ``request``: an existing one (its follow-up started), or a new one
@@ -47,7 +47,7 @@ def _decide(
     images: list[Image],
     request_hash: str,
     *,
-    estimate: float,
+    estimate: float | None,
     rerun: bool,
 ) -> tuple[Job | None, Callable[[], None] | None, Tracked | None]:
     followup: Callable[[], None] | None = None
@@ -86,16 +86,25 @@ def _reuse(core: Engine, request_hash: str) -> tuple[Job | None, Callable[[], No
 
 
 def _new_job(
-    core: Engine, request: GenerationRequest, images: list[Image], request_hash: str, estimate: float
+    core: Engine, request: GenerationRequest, images: list[Image], request_hash: str, estimate: float | None
 ) -> Tracked:
     """Register a new job, its estimate reserved against the budget (caller holds the lock)."""
-    reserved = core.budget.reserve(estimate)
+    reserved = core.budget.reserve(
+        estimate, what=f"{request.model} at {request.resolution}, {request.duration} s"
+    )
+    local_id = new_local_id()
     snap = JobSnapshot(
-        local_id=new_local_id(),
+        local_id=local_id,
         request=request,
         state=JobState.INTENT,
         submitted_at=core.clock.time(),
         cost_estimate=estimate,
         request_hash=request_hash,
     )
-    return core.new_job(snap, images=images, reserved_usd=reserved, client=core.given_client)
+    return core.new_job(
+        snap,
+        images=images,
+        reserved_usd=reserved,
+        client=core.given_client,
+        business_id=business_id_for(local_id),
+    )

@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seedance_widgets.api.protocols.toapis import check_business_id
+
 from .job import Job
 from .policy import PollSample
 from .state import JobState
@@ -18,8 +20,10 @@ from .store import LOCAL_IMAGE_PREFIX
 if TYPE_CHECKING:
     from seedance_widgets.api import SeedanceClient
 
-#: A local image: (role, source) where source is an http(s) URL, a path or bytes.
+#: An input of a request: (role, source) where source is an http(s) URL, a path or bytes.
 ImageInput = tuple[str, "str | os.PathLike[str] | bytes"]
+#: Prefix of the ``client_business_id`` the engine derives from a job's local id.
+BUSINESS_ID_PREFIX = "sw-"
 
 #: States before the create call went out (a cancel then costs nothing).
 NOT_SENT = frozenset({JobState.INTENT, JobState.UPLOADING})
@@ -46,7 +50,8 @@ RATE_LIMITED = "rate_limited"
 
 @dataclasses.dataclass
 class Image:
-    """One image of a request: a URL as given, or local bytes to upload (by content hash)."""
+    """One input of a request (an image, a reference video or reference audio, by ``role``): a
+    URL as given, or local bytes to upload (by content hash)."""
 
     role: str
     url: str | None = None
@@ -92,6 +97,12 @@ class Tracked:
     client: SeedanceClient | None = None
     #: Local id of another manager's identical job this one watches (see follow.py).
     follows: str | None = None
+    #: The id the create carries, so a task whose create reply was lost can be found (see lookup.py).
+    business_id: str | None = None
+    #: Wall time (engine clock) the create was last sent: a lookup gives the gateway a grace from it.
+    sent_at: float | None = None
+    #: Where the task's last frame can be fetched (when its request asked for it).
+    last_frame_url: str | None = None
 
     def image_records(self) -> list[dict[str, str | None]] | None:
         """The images as the ledger keeps them (None when there are none)."""
@@ -100,6 +111,12 @@ class Tracked:
 
 def new_local_id() -> str:
     return "job-" + uuid.uuid4().hex[:10]
+
+
+def business_id_for(local_id: str) -> str:
+    """The ``client_business_id`` of a job's create: derived from its local id, so it is written
+    in the intent record before the create, and a new job (a rerun) never reuses one."""
+    return check_business_id(BUSINESS_ID_PREFIX + local_id)
 
 
 def relative(path: Path, root: Path) -> str:

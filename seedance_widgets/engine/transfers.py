@@ -1,10 +1,12 @@
-"""Bytes in and out: image uploads before a create, the video download after it, and the
-temporary files crashed transfers leave behind.
+"""Bytes in and out: uploads before a create, the video download after it (and its last frame),
+and the temporary files crashed transfers leave behind.
 
-Uploads: an image is uploaded once per manager (by content hash); jobs that need an image being
-uploaded wait for that one upload. Downloads: written to a temporary file, checked, then renamed
-into the store (content-addressed); retried a few times with a growing wait; only the gateway's
-404/410 says the URL expired (our clock may be off, so ``expires_at`` alone decides nothing).
+Uploads: an image or reference video is uploaded once per manager (by content hash); jobs that
+need one being uploaded wait for that one upload. Downloads: written to a temporary file, checked,
+then renamed into the store (content-addressed); retried a few times with a growing wait; only the
+gateway's 404/410 says the URL expired (our clock may be off, so ``expires_at`` alone decides
+nothing). A last frame (when asked for) is fetched after the video, beside it; only the video
+decides whether the job is done.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seedance_widgets.api import DownloadError, ImageRole, SeedanceError, URLExpiredError
+from seedance_widgets.api import VIDEO_ROLE, DownloadError, SeedanceError, URLExpiredError
 
 from .core import Engine
 from .scheduler import DOWNLOAD
 from .state import POLLED_STATES, JobState
-from .tracked import PendingUpload, Tracked
+from .tracked import Image, PendingUpload, Tracked
 
 log = logging.getLogger("seedance_widgets.engine")
 
@@ -33,29 +35,31 @@ _UPLOAD_WAIT_SLICE = 0.25
 
 
 # ---- uploads ---------------------------------------------------------------------------------------
-def upload_images(core: Engine, tracked: Tracked) -> list[ImageRole] | None:
-    """The request's images as gateway URLs (local ones uploaded); None: the job ended or the
-    manager is shutting down meanwhile."""
-    roles: list[ImageRole] = []
+def upload_images(core: Engine, tracked: Tracked) -> list[tuple[str, str]] | None:
+    """The request's inputs as (role, gateway URL) (local ones uploaded); None: the job ended or
+    the manager is shutting down meanwhile."""
+    inputs: list[tuple[str, str]] = []
     for image in tracked.images:
         if image.data is None:
             assert image.url is not None
-            roles.append(ImageRole(image.url, image.role))
+            inputs.append((image.role, image.url))
             continue
-        assert image.sha256 is not None
-        url = _uploaded_url(core, tracked, image.sha256, image.data)
+        url = _uploaded_url(core, tracked, image)
         if url is None:
             return None  # shutting down
         image.url = url
-        roles.append(ImageRole(url, image.role))
+        inputs.append((image.role, url))
         if tracked.job.snapshot().is_final or core.stopping:
             return None
-    return roles
+    return inputs
 
 
-def _uploaded_url(core: Engine, tracked: Tracked, sha256: str, data: bytes) -> str | None:
-    """The gateway URL of an image: known already, or uploaded once. Jobs that need the same
-    image at the same time wait for the one upload in flight (None: shutting down)."""
+def _uploaded_url(core: Engine, tracked: Tracked, image: Image) -> str | None:
+    """The gateway URL of a local image or video: known already, or uploaded once. Jobs that need
+    the same file at the same time wait for the one upload in flight (None: shutting down)."""
+    sha256, data = image.sha256, image.data
+    assert sha256 is not None
+    assert data is not None
     job = tracked.job
     with core.lock:
         url = core.uploaded.get(sha256)
@@ -71,7 +75,12 @@ def _uploaded_url(core: Engine, tracked: Tracked, sha256: str, data: bytes) -> s
         return _wait_for_upload(core, pending)
     try:
         path, _ = core.store.save_upload(data)
-        url = core.client_for(tracked).upload_image(data, filename=path.name)
+        client = core.client_for(tracked)
+        if image.role == VIDEO_ROLE:
+            spec = job.request.spec if job.request is not None else None
+            url = client.upload_video(data, filename=path.name, refs=spec.video_refs if spec else None)
+        else:
+            url = client.upload_image(data, filename=path.name)
     except BaseException as err:
         pending.error = err
         raise
@@ -115,6 +124,7 @@ def start_download(
         state=JobState.DOWNLOADING,
         video_url=url,
         expires_at=expires_at,
+        last_frame_url=tracked.last_frame_url,
         seed=common.get("seed"),
         progress=100,
     )
@@ -133,7 +143,9 @@ def start_download(
 
 def fetch_again(core: Engine, tracked: Tracked) -> None:
     """Download a finished task's video again (the saved file is gone or altered)."""
-    tracked.job._update(state=JobState.DOWNLOADING, path=None, sha256=None, error=None, finished_at=None)
+    tracked.job._update(
+        state=JobState.DOWNLOADING, path=None, sha256=None, last_frame=None, error=None, finished_at=None
+    )
     core.run_in_pool(lambda: download(core, tracked), DOWNLOAD)
 
 
@@ -157,6 +169,7 @@ def download(core: Engine, tracked: Tracked) -> None:
         return
     if job.snapshot().state != JobState.DOWNLOADING:
         return  # cancelled meanwhile; the file stays in the store
+    last_frame, note = _save_last_frame(core, tracked, path)
     now = core.clock.time()
     core.record(
         "downloaded",
@@ -165,19 +178,49 @@ def download(core: Engine, tracked: Tracked) -> None:
         state=JobState.DONE,
         path=str(path.relative_to(core.store.root)),
         sha256=digest,
+        last_frame=str(last_frame.relative_to(core.store.root)) if last_frame else None,
         request_hash=snap.request_hash,
         finished_at=round(now, 3),
+        **note,
     )
     job._update(
         when=(JobState.DOWNLOADING,),
         state=JobState.DONE,
         path=path,
         sha256=digest,
+        last_frame=last_frame,
         finished_at=now,
         reconnecting=False,
         eta_seconds=None,
-        **core.live_notice(job.local_id, rate_limit=False),
+        **(note or core.live_notice(job.local_id, rate_limit=False)),
     )
+
+
+def _save_last_frame(core: Engine, tracked: Tracked, video: Path) -> tuple[Path | None, dict[str, str]]:
+    """Fetch the clip's last frame beside its video, when the request asked for it. The video is
+    what the job is for: a last frame that cannot be saved is said (``error``), not a failure."""
+    request = tracked.job.request
+    if request is None or not request.return_last_frame:
+        return None, {}
+    task_id = tracked.job.task_id
+    if not tracked.last_frame_url:
+        return None, _frame_note(f"the gateway gave no last-frame URL for task {task_id}")
+    incoming = core.store.incoming_frame_path(tracked.job.local_id)
+    try:
+        core.client_for(tracked).download_image(tracked.last_frame_url, incoming)
+        return core.store.keep_last_frame(incoming, video), {}
+    except (SeedanceError, OSError) as err:
+        with contextlib.suppress(OSError):
+            incoming.unlink()
+        log.info("the last frame of %s could not be saved: %s", task_id, err)
+        return None, _frame_note(str(err))
+
+
+def _frame_note(why: str) -> dict[str, str]:
+    return {
+        "error": f"the video is saved, but its last frame could not be: {why}",
+        "error_code": "last_frame_failed",
+    }
 
 
 def _remove_parts_of(incoming: Path) -> None:
@@ -230,7 +273,11 @@ def remove_stale_temp_files(core: Engine) -> None:
     """
     store = core.store
     try:
-        downloads = [*store.videos.glob(".incoming-*.mp4"), *store.videos.glob("..incoming-*.part")]
+        downloads = [
+            *store.videos.glob(".incoming-*.mp4"),
+            *store.videos.glob(".incoming-*.last"),
+            *store.videos.glob("..incoming-*.part"),
+        ]
         copies = list(store.uploads.glob(".*.part"))
     except OSError:
         return
@@ -297,5 +344,6 @@ def _pid_alive(text: str) -> bool:
 
 
 def _download_job(name: str) -> str:
-    """The local job id in a download's file name (``.incoming-<id>.mp4`` or its ``.part``)."""
-    return name.lstrip(".").removeprefix("incoming-").split(".mp4", 1)[0]
+    """The local job id in a download's file name (``.incoming-<id>.mp4``, ``.incoming-<id>.last``
+    or their ``.part``): local ids hold no dot."""
+    return name.lstrip(".").removeprefix("incoming-").split(".", 1)[0]

@@ -22,8 +22,10 @@ from seedance_widgets.api import (
     ServerError,
     Task,
     TransportError,
-    request_cost_usd,
+    ValidationError,
+    request_estimate_usd,
 )
+from seedance_widgets.api.protocols import toapis
 
 from . import follow
 from .core import Engine
@@ -123,6 +125,12 @@ def _ask(core: Engine, tracked: Tracked, snap: JobSnapshot, generation: int) -> 
         error = f"the gateway does not know task {snap.task_id}: {err}"
         core.finish(tracked, JobState.FAILED, error=error, error_code="task_not_found", polls=polls)
         return None
+    except ValidationError as err:
+        # Refused before any call (e.g. a task id that cannot be a path segment): asking again
+        # would be refused the same way, so the job ends now and says why.
+        error = f"task id {snap.task_id!r} cannot be polled: {err}. Check the id, then attach() it again"
+        core.finish(tracked, JobState.FAILED, error=error, error_code="bad_task_id", polls=polls)
+        return None
     except APIError as err:
         if err.status is not None and 200 <= err.status < 300:
             # A 2xx whose body is unusable says nothing about the task: poll again.
@@ -150,6 +158,7 @@ def _progress(core: Engine, tracked: Tracked, snap: JobSnapshot, task: Task, gen
     if task.seed is not None:
         common["seed"] = task.seed
     if task.status == COMPLETED:
+        tracked.last_frame_url = task.last_frame_url or tracked.last_frame_url
         start_download(core, tracked, task.video_url, task.expires_at, common)
         return
     if task.status == FAILED:
@@ -227,11 +236,17 @@ def attach(core: Engine, task_id: str, *, created_at: float | None, request: Gen
             task_id=task_id,
             state=JobState.QUEUED,
             submitted_at=created_at or now,
-            cost_estimate=request_cost_usd(request) if request is not None else 0.0,
+            cost_estimate=request_estimate_usd(request) if request is not None else 0.0,
         )
         tracked = core.new_job(snap, same_request=False, created_at=created_at or now)
-    body = request.to_body() if request is not None else None
-    core.record("attached", job=snap.local_id, task_id=task_id, state=JobState.QUEUED, request=body)
+    core.record(
+        "attached",
+        job=snap.local_id,
+        task_id=task_id,
+        state=JobState.QUEUED,
+        request=request.to_dict() if request is not None else None,
+        protocol=toapis.NAME if request is not None else None,
+    )
     first = 0.0
     if created_at is not None:
         first = created_at + core.settings.ours(core.settings.poll_policy.next_delay([])) - core.clock.time()

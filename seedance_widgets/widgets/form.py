@@ -60,7 +60,14 @@ from seedance_widgets.api.models import AUDIO_ROLE, VIDEO_ROLE, request_estimate
 from seedance_widgets.engine.state import JobSnapshot
 from seedance_widgets.widgets import _display, _share
 from seedance_widgets.widgets._again import continue_from_here, generate_again, job_images
-from seedance_widgets.widgets._cards import CardBook, KernelParent, VideoServer, seed_used, static_card_html
+from seedance_widgets.widgets._cards import (
+    CardBook,
+    KernelParent,
+    VideoServer,
+    last_frame_path,
+    seed_used,
+    static_card_html,
+)
 from seedance_widgets.widgets.messages import (
     MSG_ADD_IMAGE,
     MSG_ADD_IMAGE_RESPONSE,
@@ -705,7 +712,18 @@ class SeedanceForm(anywidget.AnyWidget):
         if job is None:
             raise ValidationError("job", job_id, "the id of one of this form's history cards")
         new = continue_from_here(job, manager=self.manager)
-        self._adopt(new, [])
+        frame = last_frame_path(job.snapshot())
+        kept: list[dict[str, Any]] = []
+        if frame is not None:  # kept like an added image, so "use these settings again" brings it back
+            data = frame.read_bytes()
+            entry_id = uuid.uuid4().hex[:12]
+            self._image_bytes[entry_id] = data
+            mime = sniff_image_type(data[:16]) or "image/png"
+            kept.append(
+                {"id": entry_id, "role": "first_frame", "kind": "file", "url": None}
+                | {"name": frame.name, "size": len(data), "mime": mime}
+            )
+        self._adopt(new, kept)
         return new
 
     def _image_inputs(self, images: list[dict[str, Any]]) -> list[tuple[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from engine_helpers import engine_threads, quick_request
+from engine_helpers import clear_faults, engine_threads, lookups_unclear, quick_request
 from PIL import Image
 
 import seedance_widgets
@@ -269,9 +269,11 @@ def test_default_manager_uses_the_output_dir_from_the_environment(
 
 def test_resubmit_needs_confirmation(manager: JobManager, emulator: Emulator) -> None:
     emulator.fail_next("create", "reset")  # the task is made, the reply is lost
+    lookups_unclear(emulator)  # and its lookup by client_business_id cannot tell
     job = manager.submit(quick_request())
     with pytest.raises(seedance_widgets.engine.JobMayExistError, match="may exist"):
         job.wait(WAIT)  # type: ignore[union-attr]
+    clear_faults(emulator)
     assert job.status == JobState.MAY_EXIST  # type: ignore[union-attr]
     assert manager.submit(quick_request()) is job  # not re-sent by asking again
     assert emulator.stats()["tasks"] == 1

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from engine_helpers import quick_request
+from engine_helpers import clear_faults, lookups_unclear, quick_request
 from engine_support import GatewayProxy, spawn_child
 
 from seedance_widgets.api import SeedanceClient
@@ -201,7 +201,7 @@ def test_truncated_ledger_last_line_then_restart_recovers(
     first.shutdown()
     ledger = tmp_outputs / "ledger.jsonl"
     data = ledger.read_bytes()
-    assert data.splitlines()[-1].startswith(b'{"v":1')
+    assert data.splitlines()[-1].startswith(b'{"v":2')
     assert b'"downloaded"' in data.splitlines()[-1]
     ledger.write_bytes(data[:-20])  # the "downloaded" record cut in half, as by a crash
     path.unlink()
@@ -220,12 +220,13 @@ def test_truncated_ledger_last_line_then_restart_recovers(
 def test_restart_turns_an_unanswered_create_into_may_exist_and_an_unsent_one_into_cancelled(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
+    # Records as an earlier release wrote them (version 1: no client_business_id to look up).
     ledger = Ledger(tmp_outputs / "ledger.jsonl")
     body = quick_request("in flight when the kernel died").to_body()
-    ledger.append("intent", job="job-a", request_hash="h-a", request=body, state="intent")
-    ledger.append("status", job="job-a", state="submitting", body=body)
+    ledger.append("intent", v=1, job="job-a", request_hash="h-a", request=body, state="intent")
+    ledger.append("status", v=1, job="job-a", state="submitting", body=body)
     unsent = quick_request("never sent").to_body()
-    ledger.append("intent", job="job-b", request_hash="h-b", request=unsent, state="intent")
+    ledger.append("intent", v=1, job="job-b", request_hash="h-b", request=unsent, state="intent")
     manager = make_manager(tmp_outputs)
     a, b = manager.get("job-a"), manager.get("job-b")
     assert isinstance(a, Job)
@@ -251,9 +252,11 @@ def test_may_exist_with_a_local_image_survives_a_restart_and_resubmits_with_it(
 ) -> None:
     picture = _png_bytes()
     emulator.fail_next("create", "reset")
+    lookups_unclear(emulator)  # the lookup by client_business_id cannot tell
     first = make_manager(tmp_outputs)
     job = first.submit(quick_request(), images=[("first_frame", picture)])
     _wait_for(lambda: job.status == JobState.MAY_EXIST)  # type: ignore[union-attr]
+    clear_faults(emulator)
     first.shutdown()
     second = make_manager(tmp_outputs)
     restored = second.get(job.local_id)  # type: ignore[union-attr]

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import quick_request
+from engine_helpers import clear_faults, lookups_unclear, quick_request
 from engine_support import GatewayProxy, driving, json_reply, read_only_folder, spawn_child, wait_for
 
-from seedance_widgets.api import GenerationRequest, ImageRole, SeedanceClient, ValidationError
+from seedance_widgets.api import GenerationRequest, ImageRole, MediaRole, SeedanceClient, ValidationError
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.engine import (
     AdaptivePolicy,
@@ -44,7 +44,7 @@ from seedance_widgets.engine.errors import OutputFolderError
 from seedance_widgets.engine.ledger import Ledger
 from seedance_widgets.engine.restore import fold
 from seedance_widgets.engine.scheduler import MAX_ACCOUNT_BACKOFF
-from seedance_widgets.engine.store import canonical_body, canonical_hash
+from seedance_widgets.engine.store import request_key
 
 pytestmark = pytest.mark.reliability
 
@@ -103,7 +103,7 @@ def test_intent_and_submitting_are_on_disk_while_the_create_is_on_the_wire(
     assert ("created", JobState.QUEUED) in _events(tmp_outputs / "ledger.jsonl", job.local_id)
 
 
-def test_a_kill_while_the_create_hangs_leaves_may_exist_and_nothing_resent(
+def test_a_kill_while_the_create_hangs_is_found_by_business_id_and_nothing_resent(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
     emulator.configure(hang_seconds=60.0)
@@ -116,61 +116,93 @@ def test_a_kill_while_the_create_hangs_leaves_may_exist_and_nothing_resent(
         child.wait(10)
         assert child.stdout is not None
         child.stdout.close()
+    (made,) = emulator.task_ids()
     manager = make_manager(tmp_outputs)
     (job,) = manager.jobs()
-    snap = job.snapshot()
-    assert snap.state == JobState.MAY_EXIST
-    assert snap.task_id is None
-    assert "may exist" in (snap.error or "")
+    # The restart looks the task up by the client_business_id its intent recorded, and watches it.
+    assert job.wait(WAIT).is_file()
+    assert job.task_id == made
     # Nothing was sent again: a later job of this manager is the only create after the kill.
     other = manager.submit(quick_request("a different request, after the kill"))
     assert isinstance(other, Job)
     assert other.wait(WAIT).is_file()
     assert emulator.stats()["create"] == 2
-    assert job.status == JobState.MAY_EXIST
+    assert emulator.stats()["tasks"] == 2
 
 
 # ---- the cache key -------------------------------------------------------------------------------
 _URL_A, _URL_B = "https://img.example/a.png", "https://img.example/b.png"
-#: A valid request with every field set away from its default where it can be.
-_BASE = GenerationRequest(
-    prompt="a lantern on a pier",
-    duration=6,
-    aspect_ratio="4:3",
-    resolution="480p",
-    audio=False,
-    seed=11,
-    camera_fixed=False,
-    image_with_roles=(ImageRole(_URL_A, "first_frame"), ImageRole(_URL_B, "reference_image")),
-)
-#: For each request field, the changes that must change the cache key. A field added to
-#: GenerationRequest without an entry here fails the test below, so it cannot be forgotten.
-_CHANGES: dict[str, list[Any]] = {
-    "prompt": ["a lantern on a pier.", "A lantern on a pier"],
-    "duration": [7],
-    "aspect_ratio": ["16:9"],
-    "resolution": ["720p"],
-    "audio": [True],
-    "seed": [12, None, -1],
-    "camera_fixed": [True],
-    "image_urls": [(_URL_A,), (_URL_A, _URL_B)],
+_VID_A, _VID_B = "https://media.example/a.mp4", "https://media.example/b.mp4"
+_AUD_A, _AUD_B = "https://media.example/a.wav", "https://media.example/b.wav"
+#: Valid requests with every field they take set away from its default where it can be: one per
+#: kind of model, since some fields are only valid for some models (media, last frame, web search).
+_BASES: dict[str, GenerationRequest] = {
+    "1.5": GenerationRequest(
+        prompt="a lantern on a pier",
+        duration=6,
+        aspect_ratio="4:3",
+        resolution="480p",
+        audio=False,
+        seed=11,
+        camera_fixed=False,
+        image_with_roles=(ImageRole(_URL_A, "first_frame"), ImageRole(_URL_B, "reference_image")),
+    ),
+    "2.0": GenerationRequest(
+        prompt="a lantern on a pier",
+        model="doubao-seedance-2-0",
+        duration=6,
+        aspect_ratio="4:3",
+        resolution="480p",
+        audio=False,
+        seed=11,
+        image_with_roles=(ImageRole(_URL_B, "reference_image"),),
+        video_with_roles=(MediaRole(_VID_A, "reference_video"),),
+        audio_with_roles=(MediaRole(_AUD_A, "reference_audio"),),
+    ),
+    # Valid for several models as it is: only its model changes.
+    "plain": GenerationRequest(
+        prompt="a lantern on a pier", duration=5, aspect_ratio="16:9", resolution="720p", audio=False, seed=3
+    ),
+}
+_BASE = _BASES["1.5"]
+#: For each request field, (base, new value) changes that must change the cache key. A field added
+#: to GenerationRequest without an entry here fails the test below, so it cannot be forgotten.
+_CHANGES: dict[str, list[tuple[str, Any]]] = {
+    "prompt": [("1.5", "a lantern on a pier."), ("1.5", "A lantern on a pier")],
+    "duration": [("1.5", 7), ("2.0", -1)],
+    "aspect_ratio": [("1.5", "16:9"), ("2.0", "adaptive")],
+    "resolution": [("1.5", "720p"), ("2.0", "720p")],
+    "audio": [("1.5", True), ("2.0", True)],
+    "seed": [("1.5", 12), ("1.5", None), ("1.5", -1), ("2.0", 12)],
+    "camera_fixed": [("1.5", True)],
+    "image_urls": [("1.5", (_URL_A,)), ("1.5", (_URL_A, _URL_B))],
     "image_with_roles": [
-        (ImageRole(_URL_B, "first_frame"), ImageRole(_URL_B, "reference_image")),  # another url
-        (ImageRole(_URL_A, "last_frame"), ImageRole(_URL_B, "reference_image")),  # another role
-        (ImageRole(_URL_B, "reference_image"), ImageRole(_URL_A, "first_frame")),  # another order
-        (ImageRole(_URL_A, "first_frame"),),  # one fewer
-        (),
+        ("1.5", (ImageRole(_URL_B, "first_frame"), ImageRole(_URL_B, "reference_image"))),  # another url
+        ("1.5", (ImageRole(_URL_A, "last_frame"), ImageRole(_URL_B, "reference_image"))),  # another role
+        ("1.5", (ImageRole(_URL_B, "reference_image"), ImageRole(_URL_A, "first_frame"))),  # another order
+        ("1.5", (ImageRole(_URL_A, "first_frame"),)),  # one fewer
+        ("1.5", ()),
+        ("2.0", (ImageRole(_URL_A, "reference_image"),)),
     ],
-    "model": ["another-model"],  # only one model validates: set past validation
+    "model": [
+        ("plain", "doubao-seedance-2-0"),
+        ("plain", "seedance-2"),
+        ("plain", "doubao-seedance-1-0-pro-fast"),
+    ],
+    "video_with_roles": [
+        ("2.0", (MediaRole(_VID_B, "reference_video"),)),
+        ("2.0", (MediaRole(_VID_A, "reference_video"), MediaRole(_VID_B, "reference_video"))),
+        ("2.0", ()),
+    ],
+    "audio_with_roles": [("2.0", (MediaRole(_AUD_B, "reference_audio"),)), ("2.0", ())],
+    "return_last_frame": [("2.0", True)],
+    "web_search": [("2.0", True)],
 }
 
 
-def _changed(name: str, value: Any) -> GenerationRequest:
-    base = _BASE.replace(image_with_roles=()) if name == "image_urls" else _BASE
-    if name == "model":
-        variant = dataclasses.replace(base)
-        object.__setattr__(variant, "model", value)
-        return variant
+def _changed(base: GenerationRequest, name: str, value: Any) -> GenerationRequest:
+    if name == "image_urls":
+        base = base.replace(image_with_roles=())
     return base.replace(**{name: value})
 
 
@@ -179,28 +211,42 @@ def test_every_request_field_is_part_of_the_cache_key(name: str) -> None:
     assert name in _CHANGES, (
         f"GenerationRequest.{name} is new: add the changes that must change the cache key"
     )
-    base_hash = canonical_hash(canonical_body(_BASE))
-    for value in _CHANGES[name]:
-        variant = _changed(name, value)
-        assert getattr(variant, name) != getattr(_BASE, name)
-        assert canonical_hash(canonical_body(variant)) != base_hash, f"{name}={value!r} hashes like the base"
+    for base_name, value in _CHANGES[name]:
+        base = _BASES[base_name]
+        variant = _changed(base, name, value)
+        assert getattr(variant, name) != getattr(base, name)
+        assert request_key(variant) != request_key(base), f"{name}={value!r} keys like the {base_name} base"
 
 
-def test_equal_requests_hash_equal_however_they_were_made() -> None:
+def test_equal_requests_key_equal_however_they_were_made() -> None:
+    for base in _BASES.values():
+        assert request_key(GenerationRequest.from_body(base.to_body())) == request_key(base)
+        assert request_key(GenerationRequest.from_dict(base.to_dict())) == request_key(base)
     same = GenerationRequest.from_body(dict(reversed(list(_BASE.to_body().items()))))
-    assert canonical_hash(canonical_body(same)) == canonical_hash(canonical_body(_BASE))
+    assert request_key(same) == request_key(_BASE)
     whole_float = _BASE.replace(duration=6.0, seed=11.0)
-    assert canonical_hash(canonical_body(whole_float)) == canonical_hash(canonical_body(_BASE))
-    # A local image is keyed by its content, whatever URL an upload gave it.
+    assert request_key(whole_float) == request_key(_BASE)
+    # Roles by count or by name: the same intent.
+    by_count = _BASE.replace(image_with_roles=(), image_urls=(_URL_A, _URL_B))
+    by_name = _BASE.replace(
+        image_with_roles=(ImageRole(_URL_A, "first_frame"), ImageRole(_URL_B, "last_frame"))
+    )
+    assert request_key(by_count) == request_key(by_name)
+    # Inputs given apart (as submit's images=/media=) key like the same URLs in the request.
+    bare = _BASES["2.0"].replace(image_with_roles=(), video_with_roles=(), audio_with_roles=())
+    apart = [("reference_image", _URL_B), ("reference_video", _VID_A), ("reference_audio", _AUD_A)]
+    assert request_key(bare, apart) == request_key(_BASES["2.0"])
+    # A local file is keyed by its content, whatever URL an upload gave it.
     marker = "sha256:" + "ab" * 32
-    assert canonical_hash(canonical_body(_BASE, [("first_frame", marker)])) == canonical_hash(
-        canonical_body(_BASE.replace(prompt=_BASE.prompt), [("first_frame", marker)])
+    plain = _BASE.replace(image_with_roles=())
+    assert request_key(plain, [("first_frame", marker)]) == request_key(plain, [("first_frame", marker)])
+    assert request_key(plain, [("first_frame", marker)]) != request_key(
+        plain, [("first_frame", "sha256:" + "cd" * 32)]
     )
-    assert canonical_hash(canonical_body(_BASE, [("first_frame", marker)])) != canonical_hash(
-        canonical_body(_BASE, [("first_frame", "sha256:" + "cd" * 32)])
-    )
-    assert canonical_hash(canonical_body(_BASE, [("first_frame", marker)])) != canonical_hash(
-        canonical_body(_BASE, [("last_frame", marker)])
+    assert request_key(plain, [("first_frame", marker)]) != request_key(plain, [("last_frame", marker)])
+    video = _BASES["2.0"].replace(video_with_roles=())
+    assert request_key(video, [("reference_video", marker)]) != request_key(
+        video, [("reference_video", _VID_A)]
     )
 
 
@@ -376,20 +422,31 @@ _NESTED = b"[" * 200_000 + b"]" * 200_000  # so deep that a naive reader raises 
     [b"", b"{}", b'{"status": "queued"}', b"<html>ok</html>", _NESTED],
     ids=["empty", "no-id", "status-only", "html", "nested"],
 )
-def test_a_create_reply_without_a_task_id_is_may_exist_and_keeps_the_budget(
-    via_proxy: Callable[..., JobManager], proxy: GatewayProxy, emulator: Emulator, body: bytes
+@pytest.mark.parametrize("lookup", ["answers", "unclear"])
+def test_a_create_reply_without_a_task_id_is_looked_up_never_resent_and_keeps_the_budget(
+    via_proxy: Callable[..., JobManager], proxy: GatewayProxy, emulator: Emulator, body: bytes, lookup: str
 ) -> None:
     manager = via_proxy(budget_usd=1.0)
     proxy.rewrite_next("create", lambda reply: (200, reply[1], body))
+    if lookup == "unclear":
+        lookups_unclear(emulator)
     request = quick_request()
     job = manager.submit(request)
     assert isinstance(job, Job)
-    with pytest.raises(JobMayExistError):
-        job.wait(WAIT)
+    if lookup == "answers":
+        # Found by the client_business_id the create carried: the job watches that task.
+        assert job.wait(WAIT).is_file()
+        assert emulator.task_ids() == [job.task_id]
+    else:
+        with pytest.raises(JobMayExistError):
+            job.wait(WAIT)
+        clear_faults(emulator)
     assert emulator.stats()["tasks"] == 1  # it does exist: "failed" would invite paying twice
     assert emulator.stats()["create"] == 1
     assert manager.spent_usd == pytest.approx(job.snapshot().cost_estimate)
-    assert manager.submit(request) is job  # asking again does not pay again
+    again = manager.submit(request)  # asking again does not pay again
+    assert again is job or (isinstance(again, Job) and again.snapshot().from_cache)
+    assert emulator.stats()["create"] == 1
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"{}"], ids=repr)
@@ -429,8 +486,8 @@ class _BugAfterSending(SeedanceClient):
     """A client with a bug that strikes after the create went out (the gateway made the task).
     The real client is careful; this stands for whatever bug the next change brings."""
 
-    def create(self, request: GenerationRequest) -> Any:
-        super().create(request)
+    def create(self, request: GenerationRequest, *, client_business_id: str | None = None) -> Any:
+        super().create(request, client_business_id=client_business_id)
         raise RuntimeError("a bug after the create was sent")
 
 

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from seedance_widgets.engine.ledger import Ledger
+from seedance_widgets.engine.ledger import LEDGER_VERSION, Ledger
 
 
 def test_append_and_read_round_trip(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_append_and_read_round_trip(tmp_path: Path) -> None:
     assert [r["event"] for r in records] == ["intent", "created"]
     assert records[1]["task_id"] == "task_1"
     assert "error" not in records[1]  # None fields are left out
-    assert all(r["v"] == 1 and isinstance(r["at"], float) for r in records)
+    assert all(r["v"] == LEDGER_VERSION and isinstance(r["at"], float) for r in records)
 
 
 def test_truncated_last_line_is_skipped_and_file_stays_appendable(tmp_path: Path) -> None:

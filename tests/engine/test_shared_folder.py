@@ -27,7 +27,7 @@ from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.engine import Job, JobManager, JobMayExistError, JobState, Store
 from seedance_widgets.engine.ledger import Ledger
-from seedance_widgets.engine.store import canonical_body, canonical_hash
+from seedance_widgets.engine.store import request_key
 
 WAIT = 60.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +133,7 @@ def records(out: Path) -> list[dict[str, Any]]:
 
 
 def request_hash(request: GenerationRequest) -> str:
-    return canonical_hash(canonical_body(request))
+    return request_key(request)
 
 
 def assert_same_file(*jobs: Job) -> None:
@@ -381,7 +381,7 @@ class FakeLeader:
         self.fd = self.store.hold_owner_lock(self.owner)
         self.local_id = "job-fakeleader"
         self.request = request
-        self.record("intent", request_hash=request_hash(request), request=request.to_body(), state="intent")
+        self.record("intent", request_hash=request_hash(request), request=request.to_dict(), state="intent")
 
     def record(self, event: str, **fields: Any) -> None:
         self.store.ledger.append(event, job=self.local_id, owner=self.owner, **fields)

@@ -98,5 +98,6 @@ def test_reference_media_urls_and_flags() -> None:
     )
     assert call.ref_videos == ("https://e.com/a.mp4",)
     assert call.ref_audios == ("https://e.com/a.mp3",)
-    assert call.params["return_last_frame"] and call.params["web_search"]
+    assert call.params["return_last_frame"]
+    assert call.params["web_search"]
     assert call.prompt == "a robot dances"

@@ -37,7 +37,7 @@ from seedance_widgets.emulator.launch import EmulatorProcess, spawn_emulator
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
-EXAMPLES = ("quickstart.ipynb", "image_to_video.ipynb", "experiments.ipynb")
+EXAMPLES = ("quickstart.ipynb", "image_to_video.ipynb", "experiments.ipynb", "models.ipynb")
 KERNEL = "python3"
 PROVENANCE_KEY = "seedance_widgets"  # widgets._display.PROVENANCE_KEY
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -337,3 +337,39 @@ def test_experiments_then_a_second_run_makes_zero_creates(
     # Shared: the gallery (all four, it waited for them) and the cached sweep play offline.
     sources = _assert_export_plays(work, "experiments.ipynb", chromium, [f.name for f in videos.values()])
     assert len(sources) >= 4 + 2  # the gallery's four cells and the sweep's two cards
+
+
+# ---- models ---------------------------------------------------------------------------------------
+
+MODEL_IDS = ("doubao-seedance-1-5-pro", "seedance-2", "doubao-seedance-2-0")
+
+
+@pytest.mark.browser
+def test_models_notebook_compares_three_models(
+    emu: RunningEmulator, tmp_path: Path, chromium: Browser
+) -> None:
+    work = tmp_path / "work"
+    nb = _run("models.ipynb", work, tmp_path / "home", kernel_env(emu.base_url, emu.api_key))
+    _assert_clean_run(nb, work / "models.ipynb", emu.api_key)
+    assert emu.stats()["create"] == 3  # one per model; the refusal and the dry run send nothing
+    # Every job has its file. The emulator's clip depends on prompt, size, length, sound and seed, not
+    # on the model, so two models' clips may be the same bytes, kept once in the output folder.
+    files = sorted((work / "seedance_outputs" / "videos").glob("*.mp4"))
+    assert 2 <= len(files) <= 3
+    text = text_of(nb)
+    assert "seedance-2-mini" in text  # %seedance models: the whole catalogue
+    assert "no estimate" in text  # seedance-2 at 4k has no list price
+    assert "refused:" in text
+    assert "tops out at 720p" in text
+    assert "Dry run: nothing was sent" in text
+    assert _widget_count(nb) >= 1  # the gallery
+    # The table: one row per model, each done.
+    tables = re.findall(r'<table[^>]*class="(?:seedance-grid-table|dataframe)".*?</table>', _html(nb), re.S)
+    assert len(tables) == 1
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", tables[0], re.S)[1:]
+    assert len(rows) == 3
+    for row, model in zip(rows, MODEL_IDS, strict=True):
+        assert model in row
+        assert "<td>done</td>" in row
+    # Shared: the gallery's three videos play offline.
+    _assert_export_plays(work, "models.ipynb", chromium, [f.name for f in files])
