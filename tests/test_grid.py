@@ -543,3 +543,40 @@ def test_default_manager_is_used_without_one(
     finally:
         default_manager().shutdown()
         set_default_manager(None)
+
+
+# ---- the Python front door and every model (issue 13) ------------------------------------------------
+
+TWO_0 = "doubao-seedance-2-0"
+
+
+def test_generate_takes_a_model_and_its_own_limits(emulator: Emulator, manager: JobManager) -> None:
+    generate = seedance_widgets.generate
+    job = generate("A glacier calving", model="seedance-2", resolution="1080p", duration=15, manager=manager)
+    assert not isinstance(job, DryRun)
+    assert job.wait(timeout=120).is_file()
+    request = job.request
+    assert request is not None
+    assert (request.model, request.resolution, request.duration) == ("seedance-2", "1080p", 15)
+    assert request.audio is True  # the model's own default
+    with pytest.raises(ValidationError) as err:
+        generate("A glacier", model=MODELS[0], resolution="1080p", manager=manager)
+    assert "tops out at 720p" in str(err.value)
+    assert "seedance-2" in str(err.value)  # names the models that allow 1080p
+    assert emulator.stats()["create"] == 1
+
+
+def test_generate_checks_local_reference_media_before_anything_is_sent(
+    emulator: Emulator, manager: JobManager, tmp_path: Path
+) -> None:
+    generate = seedance_widgets.generate
+    fake = tmp_path / "dance.mp4"
+    fake.write_bytes(b"this is not a video")
+    with pytest.raises(ValidationError, match=r"dance\.mp4 is not a file in MP4 or MOV format"):
+        generate("A robot dances", model=TWO_0, ref_videos=fake, manager=manager)
+    with pytest.raises(ValidationError, match="takes none"):
+        generate("A robot dances", ref_videos="https://example.com/a.mp4", manager=manager)
+    with pytest.raises(ValidationError, match="cannot be used alone"):
+        generate("A robot dances", model=TWO_0, ref_audios="https://example.com/a.mp3", manager=manager)
+    stats = emulator.stats()
+    assert (stats["create"], stats["upload"]) == (0, 0)

@@ -31,8 +31,8 @@ describe("last frame and continue on a job card", () => {
     const card = createJobCard({ onContinue, loadLastFrame });
     card.update({ ...doneState(), last_frame: FRAME });
     expect(loadLastFrame).toHaveBeenCalledOnce();
-    const img = /** @type {HTMLImageElement} */ (q(card.el, "img.seedance-last-frame-img"));
-    await vi.waitFor(() => expect(img.src).toBe("blob:frame"));
+    expect(card.el.querySelector("img")).toBeNull(); // no image element until the frame arrived
+    await vi.waitFor(() => expect(/** @type {HTMLImageElement} */ (q(card.el, "img.seedance-last-frame-img")).src).toBe("blob:frame"));
     expect(q(card.el, ".seedance-last-frame").hidden).toBe(false);
     card.update({ ...doneState(), last_frame: FRAME, progress: 100 });
     expect(loadLastFrame).toHaveBeenCalledOnce(); // fetched once per frame

@@ -137,9 +137,8 @@ function buildParts(compact) {
   });
   const videoNote = el("div", { className: "seedance-video-note" });
   const videoFacts = el("div", { className: "seedance-meta seedance-video-facts" });
-  const lastFrameImg = el("img", { className: "seedance-last-frame-img", attrs: { alt: "last frame of the clip" } });
+  // The <img> itself is made only once a frame arrived (a card without one holds no image element).
   const lastFrame = el("figure", { className: "seedance-last-frame" }, [
-    lastFrameImg,
     el("figcaption", { className: "seedance-last-frame-caption", text: "last frame" }),
   ]);
   const download = el("a", { className: "seedance-download seedance-button", text: "Download .mp4" });
@@ -173,8 +172,7 @@ function buildParts(compact) {
   // prettier-ignore
   return {
     root, status, promptText, cancel, bar, fill, eta, elapsed, chips, cost, taskId, flags, error,
-    video, videoNote, videoFacts, lastFrame, lastFrameImg, download, copyId, actions, details, detailsBody,
-    callbackError,
+    video, videoNote, videoFacts, lastFrame, download, copyId, actions, details, detailsBody, callbackError,
   };
 }
 
@@ -463,7 +461,12 @@ export function createJobCard(options = {}) {
         if (destroyed || key !== frameKey || !blob) return;
         if (frameUrl) URL.revokeObjectURL(frameUrl);
         frameUrl = URL.createObjectURL(blob);
-        parts.lastFrameImg.src = frameUrl;
+        let img = parts.lastFrame.querySelector("img");
+        if (!img) {
+          img = el("img", { className: "seedance-last-frame-img", attrs: { alt: "last frame of the clip" } });
+          parts.lastFrame.prepend(img);
+        }
+        img.src = frameUrl;
       },
       () => {
         if (key === frameKey) frameKey = ""; // may be asked again on the next update

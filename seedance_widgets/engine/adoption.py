@@ -11,6 +11,8 @@ sent, so it is closed as cancelled.
 
 from __future__ import annotations
 
+from seedance_widgets.api import request_estimate_usd
+
 from . import creating
 from .core import Engine
 from .restore import LedgerJob, is_in_flight
@@ -122,8 +124,15 @@ def _snapshot(entry: LedgerJob) -> JobSnapshot:
         expires_at=entry.expires_at,
         path=entry.path,
         sha256=entry.sha256,
-        cost_estimate=entry.cost_estimate,
+        cost_estimate=_estimate(entry),
         seed=entry.seed,
         request_hash=entry.request_hash,
         last_frame=entry.last_frame,
     )
+
+
+def _estimate(entry: LedgerJob) -> float | None:
+    """The recorded estimate; else the request's (None: no price known), or 0.0 without a request."""
+    if entry.cost_estimate is not None:
+        return entry.cost_estimate
+    return request_estimate_usd(entry.request) if entry.request is not None else 0.0

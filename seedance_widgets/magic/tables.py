@@ -97,11 +97,7 @@ class JobTable(Table):
         rows = []
         for snap, this_kernel in entries:
             req = snap.request
-            settings = (
-                f"{req.duration}s {req.aspect_ratio} {req.resolution}" + (" audio" if req.audio else "")
-                if req is not None
-                else ""
-            )
+            settings = _settings(req) if req is not None else ""
             seed = snap.seed if snap.seed is not None else (req.seed if req is not None else None)
             rows.append(
                 {
@@ -134,6 +130,12 @@ class SettingsTable(Table):
     """``%seedance config``: the ``Seedance`` settings and the backend in use. Never the key."""
 
     title = "Seedance settings (change with %config Seedance.<name> = value)"
+
+
+def _settings(req: Any) -> str:
+    """ "5s 16:9 720p audio" ("auto length" where the model picks it)."""
+    length = "auto length" if req.duration <= 0 else f"{req.duration}s"
+    return f"{length} {req.aspect_ratio} {req.resolution}" + (" audio" if req.audio else "")
 
 
 def _cost_cell(snap: Any) -> str:

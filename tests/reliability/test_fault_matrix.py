@@ -5,7 +5,8 @@ ONE fault injected into the first request of one kind, and checks the promises t
 happens: never more than one task per job, a create re-sent only when the gateway proved no task
 was made, no file under a final name that is not a whole MP4, no temp file left behind, a ledger
 that parses, and a job that ends. The expected ending of each cell is written down below, so a
-change of verdict (say, a lost create reply called "failed", which invites paying twice) fails.
+change of verdict (say, a lost create reply whose task exists called "failed", which invites
+paying twice) fails.
 """
 
 from __future__ import annotations
@@ -29,16 +30,18 @@ WAIT = 60.0
 DONE, MAY_EXIST, FAILED = JobState.DONE, JobState.MAY_EXIST, JobState.FAILED
 # (kind, fault) -> (ending, creates the emulator receives, tasks it makes).
 EXPECTED: dict[tuple[str, str], tuple[str, int, int]] = {
-    # create: re-sent only after a reply that proves no task was made (429; 503 + Retry-After)
+    # create: re-sent only after a reply that proves no task was made (429; 503 + Retry-After).
+    # A lost or unusable reply is looked up by the create's client_business_id: the task found is
+    # watched (done, still one create); the gateway's 404 after a grace means none was made.
     ("create", "402"): (FAILED, 1, 0),
     ("create", "429"): (DONE, 2, 1),
-    ("create", "500"): (MAY_EXIST, 1, 0),
+    ("create", "500"): (FAILED, 1, 0),  # no task for its business id: "not created"
     ("create", "503"): (DONE, 2, 1),
-    ("create", "reset"): (MAY_EXIST, 1, 1),
-    ("create", "hang"): (MAY_EXIST, 1, 1),
-    ("create", "truncate"): (MAY_EXIST, 1, 1),  # half a reply is a lost reply
+    ("create", "reset"): (DONE, 1, 1),  # the task is made, the reply lost: found by business id
+    ("create", "hang"): (DONE, 1, 1),
+    ("create", "truncate"): (DONE, 1, 1),  # half a reply is a lost reply
     ("create", "slow"): (DONE, 1, 1),
-    ("create", "chunked_truncate"): (MAY_EXIST, 1, 1),  # a short reply, cleanly ended: still lost
+    ("create", "chunked_truncate"): (DONE, 1, 1),  # a short reply, cleanly ended: still lost
     ("create", "broken_mp4"): (DONE, 1, 1),  # only MP4 bodies are touched
     # polls are free: every fault is waited out
     ("get", "402"): (FAILED, 1, 1),

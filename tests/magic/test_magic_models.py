@@ -159,3 +159,18 @@ def test_config_model_and_the_defaults_it_checks(
     with pytest.raises(UsageError, match=r"%config Seedance.resolution"):
         ip.run("%seedance --model doubao-seedance-1-5-pro a cat")
     assert emu_env.stats()["create"] == 0
+
+
+def test_the_form_starts_on_the_configured_model(ip: Session) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    from seedance_widgets.widgets import SeedanceForm
+
+    ip.run("%config Seedance.model = 'doubao-seedance-2-0'")
+    ip.run("%seedance form")
+    (model_id,) = ip.widget_ids()
+    form = _instances[model_id]
+    assert isinstance(form, SeedanceForm)
+    # The model's own defaults where no setting was made: 2.0's adaptive ratio, sound on.
+    assert (form.model, form.aspect_ratio, form.audio) == ("doubao-seedance-2-0", "adaptive", True)
+    assert form.limits["id"] == "doubao-seedance-2-0"
