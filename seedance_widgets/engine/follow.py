@@ -188,6 +188,7 @@ def _follow_done(core: Engine, tracked: Tracked, leader: LedgerJob) -> None:
         state=JobState.DONE,
         path=leader.path,
         sha256=leader.sha256,
+        last_frame=leader.last_frame,
         progress=100,
         seed=leader.seed,
         video_url=leader.video_url,
@@ -206,6 +207,7 @@ def _follow_done(core: Engine, tracked: Tracked, leader: LedgerJob) -> None:
         state=JobState.DONE,
         path=relative(leader.path, core.store.root),
         sha256=leader.sha256,
+        last_frame=relative(leader.last_frame, core.store.root) if leader.last_frame else None,
         request_hash=done.request_hash,
         finished_at=round(done.finished_at or core.clock.time(), 3),
     )
@@ -282,6 +284,7 @@ def _join(core: Engine, tracked: Tracked, other: JobSnapshot) -> None:
             created_at=other.submitted_at,
             path=other.path,
             sha256=other.sha256,
+            last_frame=other.last_frame,
             seed=other.seed,
         )
         _follow_task(core, tracked, entry)

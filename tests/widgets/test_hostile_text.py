@@ -25,6 +25,8 @@ from seedance_widgets.magic.tables import JobTable, SettingsTable
 from seedance_widgets.sweeps import Cell, Grid, Table
 from seedance_widgets.widgets import Gallery, JobView
 
+pytestmark = pytest.mark.reliability
+
 HOSTILE: list[str] = json.loads((REPO_ROOT / "js" / "__tests__" / "hostile_strings.json").read_text("utf-8"))[
     "strings"
 ]
