@@ -1,4 +1,4 @@
-"""Generate video with Seedance 1.5 Pro from inside Jupyter."""
+"""Generate video with ByteDance Seedance models from inside Jupyter."""
 
 import logging
 
