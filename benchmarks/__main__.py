@@ -26,7 +26,7 @@ from ._spec import GROUPS, SPEC
 
 
 def run_group(group: str, module_name: str, quick: bool) -> tuple[list[Row], float]:
-    defaults = [r for r in SPEC if r.id.rstrip("ab") == group]
+    defaults = [r for r in SPEC if r.id.rstrip("abcdefgh") == group]
     started = time.perf_counter()
     try:
         module = importlib.import_module(f"benchmarks.{module_name}")

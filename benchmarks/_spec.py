@@ -14,6 +14,12 @@ GROUPS: list[tuple[str, str]] = [
     ("6", "bench_render"),
     ("7", "bench_ui_latency"),
     ("8", "bench_notebook"),
+    ("9", "bench_ledger"),
+    # One module, measured once per run (it keeps its results): rate limits, then 10,000 jobs.
+    ("10", "bench_scale"),
+    ("11", "bench_scale"),
+    ("12", "bench_scale"),
+    ("13", "bench_scale"),
 ]
 
 ADVISED = "advised loop (5 s, then every 10 s)"
@@ -29,6 +35,16 @@ SPEC: list[Row] = [
     Row("5", "import seedance_widgets + %load_ext", "import anywidget, ipywidgets", Target("<=", 1.3), "s"),
     Row("6", "emulator render 5 s 720p + audio", "ffmpeg -f lavfi, same spec", Target("<=", 1.5), "s"),
     Row("7", "progress change -> bar moves (Chromium)", "(absolute)", Target("<=", 250, "absolute"), "ms"),
-    Row("8a", "2nd run of notebook, N generations", "same notebook, no generations", Target("<=", 1.2), "s"),
+    Row("8a", "2nd run of notebook, N generations", "same notebook, no generations", Target("<=", 1.1), "s"),
     Row("8b", "2nd run of notebook: API calls", "(absolute)", Target("<=", 0, "absolute"), "calls"),
+    Row("9a", "open a 100,000-record ledger", "read + json.loads every line", Target("<=", 3.0), "s"),
+    Row("9b", "open a 100,000-record ledger", "(absolute)", Target("<=", 1.0, "absolute"), "s"),
+    Row("9c", "open a 100,000-record ledger: memory", "(absolute)", Target("<=", 150, "absolute"), "MB"),
+    Row("10a", "1,000 jobs, default caps: completion -> noticed", ADVISED + ", same caps", Target("<=", 0.5)),
+    Row("10b", "1,000 jobs, default caps: engine's 429s", "(absolute)", Target("<=", 0, "absolute"), "429s"),
+    Row("11a", "10,000 jobs in one kernel: not finished", "(absolute)", Target("<=", 0, "absolute"), "jobs"),
+    Row("11b", "10,000 jobs: duplicate creates", "(absolute)", Target("<=", 0, "absolute"), "tasks"),
+    Row("12a", "10,000 jobs: max threads", "(absolute)", Target("<=", 8, "absolute"), "threads"),
+    Row("12b", "10,000 jobs: memory growth", "(absolute)", Target("<=", 300, "absolute"), "MB"),
+    Row("13", "CPU-bound cell while 10,000 jobs run", "same cell, no jobs", Target("<=", 1.15), "s"),
 ]

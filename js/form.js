@@ -45,7 +45,8 @@ function createSummary(model) {
   function draw() {
     setText(output, model.get("output_label") || "—");
     const usd = model.get("estimate_usd");
-    const cost = typeof usd === "number" ? `${formatCost(usd)} · list price, not the gateway's bill` : "no estimate (no list price for these settings)";
+    const price = model.get("flex") ? "flex price (half the list price)" : "list price";
+    const cost = typeof usd === "number" ? `${formatCost(usd)} · ${price}, not the bill` : "no estimate (no list price for these settings)";
     setText(estimate, model.get("invalid_reason") ? "—" : cost);
     const last = model.get("last_seed");
     setText(seedUsed, last === null || last === undefined ? "—" : String(last));
@@ -151,7 +152,7 @@ function render({ model, el: host }) {
   /** @type {Record<string, () => void>} */
   const redraws = {
     "change:prompt": params.drawPrompt,
-    "change:duration change:resolution change:aspect_ratio change:audio change:camera_fixed change:seed_mode change:seed change:return_last_frame change:web_search":
+    "change:duration change:resolution change:aspect_ratio change:audio change:camera_fixed change:seed_mode change:seed change:return_last_frame change:web_search change:flex change:provider":
       params.drawParams,
     "change:model change:model_choices change:model_note": params.drawModel,
     "change:images": images.draw,
@@ -159,7 +160,7 @@ function render({ model, el: host }) {
       drawValidity();
       summary.draw();
     },
-    "change:estimate_usd change:output_label change:last_seed change:backend change:session": summary.draw,
+    "change:estimate_usd change:output_label change:last_seed change:backend change:session change:flex": summary.draw,
     "change:error": drawError,
     "change:history": () => {
       history.draw();

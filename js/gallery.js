@@ -1,6 +1,8 @@
 // Gallery: a labelled grid of players, one compact job card per job, rows and columns by a
 // request parameter. Cells show progress while their job runs and the video once it is done
 // (fetched from the kernel as binary chunks, like the JobView: never a gateway URL).
+// A grid may hold a hundred players: only those in view fetch their bytes, the others when they
+// scroll in, and a player scrolled far away drops its blob so the page's memory stays bounded.
 import "./gallery.css";
 import { el, replaceChildren, setText, show } from "./lib/dom.js";
 import { createJobCard } from "./lib/job_card.js";
@@ -32,6 +34,47 @@ export function groupCells(cells) {
   return groups;
 }
 
+/** How far beyond the viewport a loaded player keeps its bytes (a screen or two of scrolling back). */
+export const KEEP_MARGIN = "100% 0px";
+
+/**
+ * Tell each card whether its player is wanted: in view -> fetch; out of the keep zone -> release.
+ * Without IntersectionObserver (old browsers, test DOMs) every player is wanted at once.
+ * @param {(el: Element) => (wanted: boolean) => void} target the card's setVideoWanted for an element
+ * @returns {{ observe: (el: Element) => void, unobserve: (el: Element) => void, disconnect: () => void }}
+ */
+export function createVisibility(target) {
+  const IO = globalThis.IntersectionObserver;
+  if (typeof IO !== "function") {
+    return { observe: (node) => target(node)(true), unobserve: () => {}, disconnect: () => {} };
+  }
+  // Two zones: the viewport itself (no margin: a player starts fetching only once it is seen) and a
+  // larger keep zone; leaving the keep zone releases, so scrolling back a little never refetches.
+  const view = new IO((entries) => {
+    for (const entry of entries) if (entry.isIntersecting) target(entry.target)(true);
+  });
+  const keep = new IO(
+    (entries) => {
+      for (const entry of entries) if (!entry.isIntersecting) target(entry.target)(false);
+    },
+    { rootMargin: KEEP_MARGIN },
+  );
+  return {
+    observe(node) {
+      view.observe(node);
+      keep.observe(node);
+    },
+    unobserve(node) {
+      view.unobserve(node);
+      keep.unobserve(node);
+    },
+    disconnect() {
+      view.disconnect();
+      keep.disconnect();
+    },
+  };
+}
+
 /**
  * @param {{ model: AnyModel, el: HTMLElement }} context
  * @returns {() => void} cleanup
@@ -48,6 +91,12 @@ function render({ model, el: host }) {
   const cards = new Map();
   /** aborts the video requests still in flight when the view goes away */
   const inFlight = new AbortController();
+  /** card roots -> their job id, for the visibility observers */
+  const idOf = new WeakMap();
+  const visibility = createVisibility((node) => {
+    const card = cards.get(idOf.get(node));
+    return (wanted) => card?.setVideoWanted(wanted);
+  });
 
   /** @param {string} id */
   function cardFor(id) {
@@ -55,6 +104,7 @@ function render({ model, el: host }) {
     if (!card) {
       card = createJobCard({
         compact: true,
+        lazyVideo: true,
         onGenerateAgain: () => model.send({ kind: MSG_GENERATE_AGAIN, id }),
         onContinue: () => model.send({ kind: MSG_CONTINUE, id }),
         loadVideo: () => requestVideo(model, { fields: { job: id }, signal: inFlight.signal }),
@@ -62,6 +112,8 @@ function render({ model, el: host }) {
       });
       card.el.dataset.id = id;
       cards.set(id, card);
+      idOf.set(card.el, id);
+      visibility.observe(card.el);
     }
     return card;
   }
@@ -142,6 +194,7 @@ function render({ model, el: host }) {
     }
     for (const [id, card] of cards) {
       if (!seen.has(id)) {
+        visibility.unobserve(card.el);
         card.destroy();
         cards.delete(id);
       }
@@ -167,6 +220,7 @@ function render({ model, el: host }) {
   return () => {
     for (const event of events) model.off(event, schedule);
     inFlight.abort();
+    visibility.disconnect();
     for (const card of cards.values()) card.destroy();
     cards.clear();
     root.remove();

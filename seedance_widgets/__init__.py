@@ -13,7 +13,9 @@ __all__ = ["GenerationRequest", "SeedanceError", "Task", "ValidationError", "__v
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # Names loaded on first use, so `import seedance_widgets` stays cheap: {name: module}.
-_LAZY: dict[str, str] = dict.fromkeys(("generate", "attach", "jobs"), "seedance_widgets.python_api")
+_LAZY: dict[str, str] = dict.fromkeys(
+    ("generate", "attach", "jobs", "remote_tasks", "RemoteTasks"), "seedance_widgets.python_api"
+)
 _LAZY.update(
     dict.fromkeys(
         (

@@ -13,11 +13,13 @@ before anything is sent.
 
 from __future__ import annotations
 
+import html
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from seedance_widgets.api import GenerationRequest, ImageRole, ValidationError, catalog
+from seedance_widgets.api import GenerationRequest, ImageRole, Task, ValidationError, catalog
 from seedance_widgets.api.media import MediaFile, check_total_seconds, read_audio, read_video
 from seedance_widgets.api.models import AUDIO_ROLE, MODEL_DEFAULT, VIDEO_ROLE, MediaRole
 from seedance_widgets.engine.job import Job
@@ -119,6 +121,7 @@ def generate(
     ref_audios: Any = None,
     return_last_frame: bool = False,
     web_search: bool = False,
+    service_tier: str = "default",
     rerun: bool = False,
     dry_run: bool = False,
     manager: JobManager | None = None,
@@ -135,6 +138,8 @@ def generate(
     card's "continue from here"). An identical request already generated returns its saved file
     with no HTTP request; ``rerun=True`` pays for a new task; ``dry_run=True`` returns the exact
     body and a cost estimate only (``None``: no estimate for this model and settings).
+    ``service_tier="flex"`` (Ark only) runs it on Ark's offline tier: half price, slower, and it
+    may wait in Ark's queue up to its expiry window (the engine watches it that long).
     """
     images = image_inputs(first_frame, last_frame, references)
     media = media_inputs(ref_videos, ref_audios)
@@ -150,6 +155,8 @@ def generate(
             "camera_fixed": camera_fixed,
             "return_last_frame": return_last_frame,
             "web_search": web_search,
+            # Only when asked: a default request stays the same as before tiers existed.
+            **({"service_tier": service_tier} if service_tier != "default" else {}),
         },
         images,
         media,
@@ -159,8 +166,105 @@ def generate(
 
 
 def attach(task_id: str, *, manager: JobManager | None = None) -> Job:
-    """Watch an existing task by id (for example one that timed out) and save its video."""
+    """Watch an existing task by id (a ToAPIs ``task_...`` or an Ark ``cgt-...`` id; for
+    example one that timed out, or one found with :func:`remote_tasks`) and save its video."""
     return (manager or default_manager()).attach(task_id)
+
+
+def remote_tasks(
+    *, status: str | None = None, model: str | None = None, limit: int = 20, manager: JobManager | None = None
+) -> RemoteTasks:
+    """The account's recent tasks at the provider (Ark keeps 7 days), newest first: a list of
+    :class:`~seedance_widgets.api.Task` that shows as a table and ``.attach(i_or_id)`` watches one.
+
+    ``status``: ours (queued, in_progress, completed, failed, cancelled, expired) or Ark's words
+    (running, succeeded); ``model``: a catalogue id or an Ark model id. Ark only: the ToAPIs
+    gateway has no task list (UnsupportedError says so).
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+        raise ValidationError("limit", limit, "a whole number from 1 to 500")
+    chosen = manager or default_manager()
+    tasks = chosen.client.list_tasks(status=status, model=model, page_size=limit)
+    return RemoteTasks(tasks[:limit], manager=chosen)
+
+
+class RemoteTasks(list[Task]):
+    """The account's recent tasks (a list of ``Task``), shown as a table; ``attach(i_or_id)``
+    watches one (row number from 0, or its task id) and saves its video."""
+
+    def __init__(self, tasks: Sequence[Any], *, manager: JobManager) -> None:
+        super().__init__(tasks)
+        self._manager = manager
+
+    def attach(self, i_or_id: int | str) -> Job:
+        """Watch row ``i`` (from 0) or the task with this id, and save its video."""
+        if isinstance(i_or_id, bool):
+            raise TypeError("attach() takes a row number or a task id")
+        if isinstance(i_or_id, int):
+            if not -len(self) <= i_or_id < len(self):
+                raise IndexError(
+                    f"no row {i_or_id}: this list has {len(self)} task(s), rows 0 to {len(self) - 1}"
+                )
+            row = self[i_or_id]
+            return self._manager.attach(row.id, created_at=_created_at(row))
+        listed = next((t for t in self if t.id == i_or_id), None)
+        return self._manager.attach(i_or_id, created_at=_created_at(listed) if listed else None)
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """One row of text per task: number, id, status, model, age, billed tokens."""
+        now = time.time()
+        return [
+            (
+                str(i),
+                str(task.id),
+                str(task.status),
+                str(task.model or ""),
+                _age(task.created_at, now),
+                "" if task.usage_tokens is None else str(task.usage_tokens),
+            )
+            for i, task in enumerate(self)
+        ]
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<RemoteTasks: no recent tasks>"
+        table = [_HEADERS, *self.rows()]
+        widths = [max(len(row[c]) for row in table) for c in range(len(_HEADERS))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table
+        ]
+        return "\n".join([*lines, "attach one: tasks.attach(i) or seedance_widgets.attach(task_id)"])
+
+    def _repr_html_(self) -> str:
+        # Every cell comes from the provider: escaped, never trusted as markup.
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in self.rows()
+        )
+        return (
+            f'<table class="seedance-remote-tasks"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+            "<p>attach one: <code>tasks.attach(i)</code> or <code>seedance_widgets.attach(task_id)</code></p>"
+        )
+
+
+_HEADERS = ("#", "task id", "status", "model", "age", "tokens")
+
+
+def _created_at(task: Any) -> float | None:
+    value = getattr(task, "created_at", None)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _age(created_at: Any, now: float) -> str:
+    """How long ago, in words (``3m``, ``2h``, ``5d``); empty when unknown."""
+    if isinstance(created_at, bool) or not isinstance(created_at, (int, float)):
+        return ""
+    seconds = max(0.0, now - float(created_at))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
 
 
 def jobs(*, manager: JobManager | None = None) -> list[Job]:
@@ -170,6 +274,7 @@ def jobs(*, manager: JobManager | None = None) -> list[Job]:
 
 __all__ = [
     "MediaInput",
+    "RemoteTasks",
     "ValidationError",
     "attach",
     "check_local_media",
@@ -179,4 +284,5 @@ __all__ = [
     "jobs",
     "media_inputs",
     "media_kwargs",
+    "remote_tasks",
 ]

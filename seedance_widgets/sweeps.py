@@ -87,7 +87,8 @@ class Grid:
         return Gallery(self.jobs, rows=rows, cols=cols)
 
     def records(self) -> list[dict[str, Any]]:
-        """One dict per job: parameters, task id, status, time, cost estimate, file."""
+        """One dict per job: parameters, task id, status, time, cost estimate and real cost (tokens
+        and USD, once the provider reported them: Ark does, ToAPIs does not), file."""
         out = []
         for cell in self.cells:
             snap = cell.job.snapshot()
@@ -129,9 +130,11 @@ class Grid:
             or "1 job"
         )
         extra = f", no estimate for {unknown}" if unknown else ""
+        billed = [s.cost_usd for s in paid if s.cost_usd is not None]
+        bill = f"; billed ${sum(billed):.2f} for {len(billed)} so far" if billed else ""
         return (
             f"Grid {axes}: {len(snaps)} jobs, {done} done, {failed} ended without a video, "
-            f"~${cost:.2f} (estimate{extra}, cache hits are free)"
+            f"~${cost:.2f} (estimate{extra}, cache hits are free){bill}"
         )
 
     def __repr__(self) -> str:
@@ -189,6 +192,9 @@ def _record(snap: JobSnapshot) -> dict[str, Any]:
         "error": snap.error,
         "time_s": elapsed,
         "cost_estimate_usd": 0.0 if snap.from_cache else snap.cost_estimate,
+        # The provider's bill beside the estimate (None until reported; a cache hit costs nothing).
+        "usage_tokens": 0 if snap.from_cache else snap.usage_tokens,
+        "cost_usd": 0.0 if snap.from_cache else snap.cost_usd,
         "from_cache": snap.from_cache,
         "file": str(snap.path) if snap.path else None,
         "sha256": snap.sha256,
@@ -284,8 +290,15 @@ def _video_tag(snap: JobSnapshot, base: Path | None, embed: bool) -> str:
     return f'<video controls muted loop preload="metadata" src="{html.escape(src)}"></video>'
 
 
+def _billed_text(tokens: int | None, usd: float | None) -> str:
+    """ "108,900 tokens ($0.44)" once the provider reported the bill; "" before (or on ToAPIs)."""
+    if tokens is None:
+        return f"${usd:.2f}" if usd is not None else ""
+    return f"{tokens:,} tokens" + (f" (${usd:.2f})" if usd is not None else "")
+
+
 def _results_table(grid: Grid, base: Path | None, embed: bool) -> str:
-    head = ["video", *grid.axes, "seed used", "status", "task id", "time", "cost (est.)"]
+    head = ["video", *grid.axes, "seed used", "status", "task id", "time", "cost (est.)", "billed"]
     rows = []
     for cell in grid.cells:
         snap = cell.job.snapshot()
@@ -301,6 +314,7 @@ def _results_table(grid: Grid, base: Path | None, embed: bool) -> str:
             html.escape(
                 "no estimate" if rec["cost_estimate_usd"] is None else f"${rec['cost_estimate_usd']:.2f}"
             ),
+            html.escape(_billed_text(rec["usage_tokens"], rec["cost_usd"])),
         ]
         rows.append("<tr>" + "".join(f"<td>{td}</td>" for td in tds) + "</tr>")
     header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"

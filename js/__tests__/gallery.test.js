@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import gallery, { groupCells } from "../gallery.js";
 import { MSG_VIDEO_REQUEST, MSG_VIDEO_RESPONSE } from "../lib/messages.js";
 import { MemoryModel, doneState, runningState } from "./memory_model.js";
@@ -26,6 +26,45 @@ function gridState() {
   };
 }
 
+/**
+ * A stand-in IntersectionObserver (happy-dom's never reports): tests say which cards are in the
+ * viewport (observers without a margin) and in the keep zone (observers with one).
+ */
+class FakeObserver {
+  /** @type {FakeObserver[]} */
+  static all = [];
+  /** @param {(entries: any[]) => void} callback @param {{ rootMargin?: string }} [options] */
+  constructor(callback, options = {}) {
+    this.callback = callback;
+    this.margin = Boolean(options.rootMargin);
+    /** @type {Set<Element>} */
+    this.targets = new Set();
+    FakeObserver.all.push(this);
+  }
+  /** @param {Element} node */
+  observe(node) {
+    this.targets.add(node);
+  }
+  /** @param {Element} node */
+  unobserve(node) {
+    this.targets.delete(node);
+  }
+  disconnect() {
+    this.targets.clear();
+  }
+  /** Report `nodes` as inside (or outside) the viewport and the keep zone. */
+  static report(/** @type {Element[]} */ nodes, /** @type {{ view: boolean, keep: boolean }} */ where) {
+    for (const observer of FakeObserver.all) {
+      const isIntersecting = observer.margin ? where.keep : where.view;
+      const entries = nodes.filter((n) => observer.targets.has(n)).map((target) => ({ target, isIntersecting }));
+      if (entries.length) observer.callback(entries);
+    }
+  }
+}
+
+/** @param {HTMLElement} host @param {string} id */
+const cardEl = (host, id) => /** @type {HTMLElement} */ (host.querySelector(`.seedance-job[data-id="${id}"]`));
+
 /** @type {(() => void)[]} */
 let cleanups = [];
 function mount(state = gridState()) {
@@ -40,10 +79,16 @@ function mount(state = gridState()) {
   return { model, host, cleanup };
 }
 
+beforeEach(() => {
+  FakeObserver.all = [];
+  vi.stubGlobal("IntersectionObserver", FakeObserver);
+});
+
 afterEach(() => {
   for (const cleanup of cleanups) cleanup();
   cleanups = [];
   vi.restoreAllMocks();
+  vi.unstubAllGlobals();
 });
 
 describe("groupCells", () => {
@@ -77,6 +122,7 @@ describe("Gallery view", () => {
     vi.spyOn(URL, "createObjectURL").mockImplementation(() => "blob:cell");
     vi.spyOn(URL, "revokeObjectURL").mockImplementation(() => {});
     const { model, host } = mount();
+    FakeObserver.report([...host.querySelectorAll(".seedance-job")], { view: true, keep: true });
     const asks = model.sent.filter((m) => m.content.kind === MSG_VIDEO_REQUEST);
     expect(asks.map((m) => m.content.job).sort()).toEqual(["j1", "j2"]);
     const first = asks.find((m) => m.content.job === "j1");
@@ -85,6 +131,40 @@ describe("Gallery view", () => {
     ]);
     const video = /** @type {HTMLVideoElement} */ (host.querySelector('.seedance-gallery-cell[data-row="0"][data-col="0"] video'));
     await vi.waitFor(() => expect(video.src).toBe("blob:cell"));
+  });
+
+  it("only players in view fetch; others when they scroll in; far away ones release their blob", async () => {
+    const revoke = vi.spyOn(URL, "revokeObjectURL").mockImplementation(() => {});
+    vi.spyOn(URL, "createObjectURL").mockImplementation(() => "blob:cell");
+    const { model, host } = mount();
+    const asked = () => model.sent.filter((m) => m.content.kind === MSG_VIDEO_REQUEST).map((m) => m.content.job);
+    expect(asked()).toEqual([]); // nothing in view yet: no bytes asked for
+    FakeObserver.report([cardEl(host, "j1")], { view: true, keep: true });
+    expect(asked()).toEqual(["j1"]);
+    FakeObserver.report([cardEl(host, "j1")], { view: true, keep: true }); // seen again: no second fetch
+    expect(asked()).toEqual(["j1"]);
+    const ask = model.sent.find((m) => m.content.job === "j1");
+    model.emit("msg:custom", { kind: MSG_VIDEO_RESPONSE, id: ask?.content.id, chunk: 0, chunks: 1, size: 1 }, [
+      new DataView(new Uint8Array([1]).buffer),
+    ]);
+    await vi.waitFor(() => expect(cardEl(host, "j1").dataset.video).toBe("loaded"));
+    FakeObserver.report([cardEl(host, "j2")], { view: true, keep: true }); // scrolled in
+    expect(asked()).toEqual(["j1", "j2"]);
+    FakeObserver.report([cardEl(host, "j1")], { view: false, keep: true }); // just out of view: kept
+    expect(cardEl(host, "j1").dataset.video).toBe("loaded");
+    FakeObserver.report([cardEl(host, "j1")], { view: false, keep: false }); // far away: released
+    expect(cardEl(host, "j1").dataset.video).toBe("released");
+    expect(revoke).toHaveBeenCalledWith("blob:cell");
+    expect(cardEl(host, "j1").querySelector("video")?.getAttribute("src")).toBeNull();
+    FakeObserver.report([cardEl(host, "j1")], { view: true, keep: true }); // back in view: fetched again
+    expect(asked()).toEqual(["j1", "j2", "j1"]);
+  });
+
+  it("without IntersectionObserver every finished player fetches at once", () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    const { model } = mount();
+    const asked = model.sent.filter((m) => m.content.kind === MSG_VIDEO_REQUEST).map((m) => m.content.job);
+    expect(asked.sort()).toEqual(["j1", "j2"]);
   });
 
   it("progress updates keep the cards in place; a new layout rebuilds the grid", async () => {

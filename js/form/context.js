@@ -17,6 +17,7 @@ export const PARAM_NAMES = Object.freeze([
   "camera_fixed",
   "return_last_frame",
   "web_search",
+  "flex",
 ]);
 
 /**

@@ -267,6 +267,8 @@ function switchesPart(ctx) {
     ["camera_fixed", "seedance-camera-fixed", "camera fixed", (l) => Boolean(l.camera_fixed?.supported)],
     ["return_last_frame", "seedance-return-last-frame", "save last frame", (l) => Boolean(l.last_frame)],
     ["web_search", "seedance-web-search", "web search", (l) => Boolean(l.web_search)],
+    // Ark's offline tier: offered only when jobs go to Ark (the kernel's `provider`), whatever the model.
+    ["flex", "seedance-flex", "flex (offline, half price)", () => model.get("provider") === "ark"],
   ];
   const switches = specs.map(([trait, className, text, offered]) => {
     const input = el("input", { className, attrs: { type: "checkbox", id: `${uid}-${trait}` } });

@@ -7,6 +7,7 @@ import { CONTINUE_FROM_HERE, canGenerateAgain, createAgainControl } from "./agai
 import { el, replaceChildren, setText, show } from "./dom.js";
 import { formatBytes, formatClock, formatCost, paramChips, shortenPrompt, videoChips } from "./format.js";
 import { isFinal, stateLabel, stateTone } from "./job_state.js";
+import { card_fields } from "../../seedance_widgets/widgets/contract.json";
 
 /**
  * @typedef {import("./format.js").JobParams} JobParams
@@ -14,33 +15,12 @@ import { isFinal, stateLabel, stateTone } from "./job_state.js";
  */
 
 /**
- * The card's data fields: the JobView's synced traits, and seedance_widgets/widgets/_cards.py's
- * CARD_FIELDS (both checked against seedance_widgets/widgets/contract.json). The kernel builds the
- * data once (_cards.card_data) for the JobView, the gallery's cells and the form's history.
+ * The card's data fields: the JobView's synced traits. Read from contract.json's card_fields, the
+ * list seedance_widgets/widgets/_cards.py reads too, so a field is added in one place; the kernel
+ * builds the data once (_cards.card_data) for the JobView, the gallery's cells and the form's history.
+ * @type {readonly string[]}
  */
-export const CARD_FIELDS = Object.freeze([
-  "local_id",
-  "state",
-  "status_text",
-  "gateway_status",
-  "prompt",
-  "progress",
-  "eta_seconds",
-  "submitted_at",
-  "started_at",
-  "finished_at",
-  "kernel_time",
-  "cost_estimate",
-  "params",
-  "task_id",
-  "error",
-  "error_code",
-  "video",
-  "provenance",
-  "from_cache",
-  "reconnecting",
-  "last_frame",
-]);
+export const CARD_FIELDS = Object.freeze([...card_fields]);
 
 /**
  * What the card shows; the field names are CARD_FIELDS (the JobView's trait names).
@@ -86,6 +66,8 @@ export const CARD_FIELDS = Object.freeze([
  * @property {() => void} [onContinue] the user confirmed "Continue from here (paid)" (no button without it)
  * @property {() => number} [now] wall clock in ms (tests pass their own)
  * @property {boolean} [compact] no details block and a smaller player (gallery cards)
+ * @property {boolean} [lazyVideo] fetch the video only after `setVideoWanted(true)` (a gallery
+ *   calls it when the player scrolls into view), so a long grid never pulls every clip at once
  */
 
 /**
@@ -94,6 +76,8 @@ export const CARD_FIELDS = Object.freeze([
  * @property {(data: JobCardData) => void} update redraw from new data
  * @property {(message: string) => void} showCallbackError show an error raised by a callback
  * @property {() => void} destroy stop timers, drop listeners, revoke blob URLs
+ * @property {(wanted: boolean) => void} setVideoWanted true: fetch the video (once) when the job is
+ *   done; false: drop the player's source and revoke its blob URL (fetched again when wanted)
  */
 
 /**
@@ -309,6 +293,11 @@ function drawBody(parts, data, compact) {
   show(parts.copyId, Boolean(data.task_id));
   if (done && data.video) {
     if (data.video.width) parts.video.width = Math.min(640, data.video.width);
+    // Both attributes give the player its box before (or after releasing) its bytes, so a lazy
+    // gallery does not jump while scrolling.
+    if (data.video.width && data.video.height) {
+      parts.video.height = Math.round((parts.video.width * data.video.height) / data.video.width);
+    }
     replaceChildren(parts.videoFacts, [
       ...videoChips(data.video).map((text) => el("span", { className: "seedance-chip", text })),
       el("span", { className: "seedance-mono", text: data.video.path ?? data.video.file_name ?? "" }),
@@ -359,6 +348,8 @@ export function createJobCard(options = {}) {
   let videoKey = "";
   /** @type {string | null} */
   let objectUrl = null;
+  /** whether the caller wants the bytes now (always, unless options.lazyVideo) */
+  let videoWanted = !options.lazyVideo;
   /** the last frame that is (being) loaded, and its blob: URL */
   let frameKey = "";
   /** @type {string | null} */
@@ -426,25 +417,29 @@ export function createJobCard(options = {}) {
 
   function maybeLoadVideo() {
     const facts = data.video;
-    if (data.state !== "done" || !facts || !options.loadVideo) return;
+    if (data.state !== "done" || !facts || !options.loadVideo || !videoWanted) return;
     const key = facts.sha256 ?? facts.file_name ?? "video";
     if (key === videoKey) return;
     videoKey = key;
+    parts.root.dataset.video = "loading";
     setText(videoNote, "Loading video from the kernel…");
     show(videoNote, true);
     options.loadVideo().then(
       (source) => {
         if (destroyed || key !== videoKey) return;
         if (source === null) {
+          parts.root.dataset.video = "missing";
           setText(videoNote, "The video file is not available in the kernel.");
           return;
         }
         setVideoUrl(typeof source === "string" ? source : URL.createObjectURL(source));
+        parts.root.dataset.video = "loaded";
         show(videoNote, false);
       },
       (err) => {
         if (destroyed || key !== videoKey) return;
         videoKey = "";
+        parts.root.dataset.video = "failed";
         setText(videoNote, `Could not load the video: ${err instanceof Error ? err.message : String(err)}`);
       },
     );
@@ -496,6 +491,22 @@ export function createJobCard(options = {}) {
     maybeLoadLastFrame();
   }
 
+  /** @param {boolean} wanted */
+  function setVideoWanted(wanted) {
+    if (wanted === videoWanted) return;
+    videoWanted = wanted;
+    if (wanted) {
+      maybeLoadVideo();
+      return;
+    }
+    // Far out of view: let the browser free the bytes; a load still in flight is dropped on arrival.
+    if (!videoKey) return;
+    videoKey = "";
+    setVideoUrl(null);
+    video.load(); // detaches the old media resource at once
+    parts.root.dataset.video = "released";
+  }
+
   function destroy() {
     destroyed = true;
     syncTicker();
@@ -510,5 +521,5 @@ export function createJobCard(options = {}) {
 
   show(callbackError, false);
   update(data);
-  return { el: parts.root, update, showCallbackError, destroy };
+  return { el: parts.root, update, showCallbackError, destroy, setVideoWanted };
 }

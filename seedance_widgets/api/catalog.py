@@ -61,6 +61,13 @@ KNOWN_PARAMS: frozenset[str] = frozenset(
 #: Keys of ``ModelSpec.ark_ids``: the first-party Ark platforms (issue 14).
 ARK_VOLCENGINE = "volcengine"
 ARK_BYTEPLUS = "bytepluses"
+#: Ark's regions in the order we prefer them (Volcengine is the default).
+ARK_REGIONS: tuple[str, ...] = (ARK_VOLCENGINE, ARK_BYTEPLUS)
+#: The flex (offline) tier's price as a share of the default tier's: "half price" (digest section B;
+#: 302.AI's 1.5 Pro table lists offline at 0.6 / 1.2 against online 1.2 / 2.4 per million tokens).
+FLEX_PRICE_FACTOR = 0.5
+#: Seedance 1.5 Pro on BytePlus: 1.2 USD per million tokens silent, 2.4 with audio; 1.0 Pro: 2.5.
+_ARK_PRICES_PAGE = "https://docs.dev.xavier.icvr.xyz/models/byteplus/seedance-1-5-pro-251215.html"
 #: -1 (random) to 2^32-1: the seed range the gateway's 1.0 and 1.5 pages document.
 SEED_RANGE: tuple[int, int] = (-1, 2**32 - 1)
 
@@ -138,6 +145,22 @@ class Price:
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenPrice:
+    """Ark's list price in USD per million output tokens (``usage.completion_tokens``).
+
+    ``with_audio`` is the price when the clip has sound, where it differs (Seedance 1.5 Pro);
+    None = the same price. The ``flex`` tier costs :data:`FLEX_PRICE_FACTOR` of it.
+    """
+
+    usd_per_million: float
+    source: str
+    with_audio: float | None = None
+
+    def rate(self, audio: bool) -> float:
+        return self.with_audio if audio and self.with_audio is not None else self.usd_per_million
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """Everything that differs between models, as the gateway documents it."""
 
@@ -181,6 +204,8 @@ class ModelSpec:
     video_operations: tuple[str, ...] = ()
     #: Rules that the fields above cannot express, in words.
     notes: tuple[str, ...] = ()
+    #: Ark's token price (issue 14); None when no page confirms it (then ``unconfirmed`` names it).
+    ark_price: TokenPrice | None = None
 
     def __post_init__(self) -> None:
         # The catalogue is shared, module-level data: hand out read-only views so no caller
@@ -282,6 +307,7 @@ def _seedance_10(
     price: Mapping[str, float],
     ark_ids: Mapping[str, str],
     unconfirmed: tuple[str, ...] = (),
+    ark_price: TokenPrice | None = None,
 ) -> ModelSpec:
     """Seedance 1.0 Pro Fast and Quality: same page, they differ in the last frame and price."""
     return ModelSpec(
@@ -328,6 +354,7 @@ def _seedance_10(
         # and whether metadata.camerafixed is honoured (so we do not offer it).
         unconfirmed=("images.modes_mix", "camera_fixed", *unconfirmed),
         notes=("reference images cannot be combined with 1080p",),
+        ark_price=ark_price,
     )
 
 
@@ -377,8 +404,8 @@ def _seedance_20_doubao(
             ARK_BYTEPLUS: f"dreamina-seedance-2-0{ark_suffix}-260128",
         },
         sources=(_PAGE_20, _VOLC_IDS_20, _BYTEPLUS_IDS, _QINGBO),
-        # The page gives no seed range for 2.0: we use the 1.x range.
-        unconfirmed=("seed",),
+        # The page gives no seed range for 2.0: we use the 1.x range. No page gives Ark's token price.
+        unconfirmed=("seed", "ark_price"),
         notes=(
             "images: first_frame; or first_frame + last_frame; or 1-9 reference_image; modes never mix",
             "reference videos must be 480p or 720p, 24-60 fps",
@@ -437,7 +464,7 @@ def _seedance_2(
         price=_price(1, _same_with_audio(price), price_source, "one provider's list, USD per second"),
         ark_ids=ark_ids,
         sources=(_PAGE_2, price_source, _BYTEPLUS_IDS),
-        unconfirmed=("seed", *unconfirmed),
+        unconfirmed=("seed", "ark_price", *unconfirmed),
         notes=("client_business_id may be sent at the top level",),
     )
 
@@ -481,7 +508,9 @@ _SEEDANCE_15_PRO = ModelSpec(
         "one provider's list, USD per 5 s clip; the gateway's own price may differ",
     ),
     ark_ids={ARK_VOLCENGINE: "doubao-seedance-1-5-pro-251215", ARK_BYTEPLUS: "seedance-1-5-pro-251215"},
-    sources=(_PAGE_15, _PAGE_20, "https://doc-en.302.ai/344157192e0", _BYTEPLUS_IDS),
+    # BytePlus' list (302.AI's table and _ARK_PRICES_PAGE agree): 1.2 USD per million tokens, 2.4 with audio.
+    ark_price=TokenPrice(1.2, _ARK_PRICES_PAGE, with_audio=2.4),
+    sources=(_PAGE_15, _PAGE_20, "https://doc-en.302.ai/344157192e0", _BYTEPLUS_IDS, _ARK_PRICES_PAGE),
     notes=(
         "image_urls roles by count: 1 = first frame; 2 = first + last; 3+ = first + last + references",
         "image_urls and image_with_roles must not both be sent",
@@ -542,7 +571,16 @@ _SEEDANCE_25 = ModelSpec(
     ),
     # The gateway's own 2.5 page is not in any stored copy: where parameters sit, the seed, the
     # last frame and web search are assumed like seedance-2's until it is read.
-    unconfirmed=("placement", "seed", "last_frame", "web_search", "fps", "video_refs", "audio_refs"),
+    unconfirmed=(
+        "placement",
+        "seed",
+        "last_frame",
+        "web_search",
+        "fps",
+        "video_refs",
+        "audio_refs",
+        "ark_price",
+    ),
     output_formats=("mp4", "mov"),  # output_format
     video_operations=("generate", "edit", "extend"),  # video_operation
     notes=(
@@ -565,6 +603,7 @@ MODELS: dict[str, ModelSpec] = {
                 ARK_VOLCENGINE: "doubao-seedance-1-0-pro-fast-251015",
                 ARK_BYTEPLUS: "seedance-1-0-pro-fast-251015",
             },
+            unconfirmed=("ark_price",),
         ),
         _seedance_10(
             "doubao-seedance-1-0-pro-quality",
@@ -577,6 +616,7 @@ MODELS: dict[str, ModelSpec] = {
                 ARK_BYTEPLUS: "seedance-1-0-pro-250528",
             },
             unconfirmed=("ark_ids",),
+            ark_price=TokenPrice(2.5, _ARK_PRICES_PAGE),  # seedance-1-0-pro: 2.5 USD per million tokens
         ),
         _SEEDANCE_15_PRO,
         _seedance_20_doubao(
@@ -717,11 +757,14 @@ def output_size(spec: ModelSpec, resolution: str, ratio: str) -> tuple[int, int]
     return None if table is None else table.get(ratio)
 
 
-def estimate_usd(spec: ModelSpec, resolution: str, duration: int, audio: bool) -> float | None:
+def estimate_usd(
+    spec: ModelSpec, resolution: str, duration: int, audio: bool, *, tier: str = "default"
+) -> float | None:
     """An ESTIMATE in US dollars from the spec's list price, or None when there is none.
 
     None when the spec has no price, has none for this resolution and audio, or the length is
     left to the model (``-1``/``0``: the clip's length, hence its price, is not known before).
+    ``tier="flex"`` (Ark's offline tier) is :data:`FLEX_PRICE_FACTOR` of the default price.
     """
     if spec.price is None or isinstance(duration, bool):
         return None
@@ -735,7 +778,51 @@ def estimate_usd(spec: ModelSpec, resolution: str, duration: int, audio: bool) -
     if rate is None:
         return None
     # Same arithmetic as models.estimate_cost_usd, so 1.5 Pro estimates do not move by a cent.
-    return round(rate * seconds / float(spec.price.per_seconds), 4)
+    usd = rate * seconds / float(spec.price.per_seconds)
+    if tier == "flex":
+        usd *= FLEX_PRICE_FACTOR
+    return round(usd, 4)
+
+
+def cost_from_tokens(
+    spec: ModelSpec, tokens: int | None, *, tier: str = "default", audio: bool | None = None
+) -> float | None:
+    """The real cost in USD of a finished Ark task from its ``usage.completion_tokens``.
+
+    None when the tokens are unknown or no page confirms the model's Ark price (never "free").
+    ``audio`` picks the price where sound costs more (1.5 Pro); None = the model's default.
+    """
+    price = spec.ark_price
+    if price is None or tokens is None or isinstance(tokens, bool) or tokens < 0:
+        return None
+    with_sound = spec.audio == "default_on" if audio is None else bool(audio)
+    usd = tokens * price.rate(with_sound) / 1_000_000
+    if tier == "flex":
+        usd *= FLEX_PRICE_FACTOR
+    return round(usd, 6)
+
+
+def ark_model_id(spec: ModelSpec, region: str | None = None) -> str:
+    """The model id Ark's ``region`` (default Volcengine) knows ``spec`` by.
+
+    A model Ark lacks there is a :class:`ValidationError` naming the regions that have it (or the
+    ToAPIs gateway, which has every catalogue model), before anything is sent.
+    """
+    region = ARK_VOLCENGINE if region is None else region
+    if region not in ARK_REGIONS:
+        raise ValidationError("region", region, "one of " + ", ".join(ARK_REGIONS))
+    found = spec.ark_ids.get(region)
+    if found:
+        return found
+    others = [r for r in ARK_REGIONS if spec.ark_ids.get(r)]
+    where = f"Ark {', '.join(others)} and " if others else ""
+    raise ValidationError(
+        "model",
+        spec.id,
+        f"a model Ark {region} serves",
+        f"{spec.label} ({spec.id}) is not offered on Ark {region}; {where}the ToAPIs gateway "
+        "(TOAPIS_API_KEY) have it",
+    )
 
 
 def body_name(spec: ModelSpec, param: str) -> str:
@@ -792,6 +879,7 @@ def limits_json(spec: ModelSpec) -> dict[str, Any]:
         "placement": dict(spec.placement),
         "price": _price_json(spec.price),
         "ark_ids": dict(spec.ark_ids),
+        "ark_price": None if spec.ark_price is None else dataclasses.asdict(spec.ark_price),
         "sources": list(spec.sources),
         "unconfirmed": list(spec.unconfirmed),
         "output_formats": list(spec.output_formats),

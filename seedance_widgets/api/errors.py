@@ -132,6 +132,11 @@ class ServerError(APIError):
     summary = "The gateway had a server error"
 
 
+class UnsupportedError(SeedanceError):
+    """The provider cannot do this at all (ToAPIs has no cancel and no task list; Ark has no
+    upload endpoint for videos or audio). Nothing was sent. The message names who can."""
+
+
 class TransportError(SeedanceError):
     """The network failed: could not connect, timed out, or the connection was reset.
 

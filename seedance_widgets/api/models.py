@@ -12,7 +12,7 @@ import dataclasses
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from . import catalog, sizes
@@ -59,6 +59,9 @@ GRID_PARAMS: tuple[str, ...] = (
 IMAGE_ROLES: tuple[str, ...] = ("first_frame", "last_frame", "reference_image")
 VIDEO_ROLE = "reference_video"
 AUDIO_ROLE = "reference_audio"
+#: Service tiers (``GenerationRequest.service_tier``): ``flex`` is Ark's offline tier (half price,
+#: slower, with an expiry window); ToAPIs takes only ``default``.
+SERVICE_TIERS: tuple[str, ...] = ("default", "flex")
 #: Resolutions from lowest to highest, for "tops out at" messages (aliases people type included).
 _RESOLUTION_RANK = {"480p": 0, "720p": 1, "1080p": 2, "1080": 2, "2k": 2, "4k": 3, "2160p": 3}
 _CANONICAL_RESOLUTION = {"1080": "1080p", "2k": "1080p", "2160p": "4k"}
@@ -246,6 +249,7 @@ class GenerationRequest:
     audio_with_roles: tuple[MediaRole, ...] = ()
     return_last_frame: bool = False
     web_search: bool = False
+    service_tier: str = "default"
 
     def __post_init__(self) -> None:
         self._check_prompt()
@@ -254,6 +258,7 @@ class GenerationRequest:
         self._check_duration(spec)
         self._check_ratio_and_resolution(spec)
         self._check_switches(spec)
+        self._check_tier()
         self._check_seed(spec)
         self._check_images(spec)
         self._check_media(spec)
@@ -341,6 +346,16 @@ class GenerationRequest:
                     web_search=name == "web_search",
                 )
                 raise _refuse(name, True, spec, f"false ({why})", others=others, what=what)
+
+    def _check_tier(self) -> None:
+        if not isinstance(self.service_tier, str) or self.service_tier not in SERVICE_TIERS:
+            raise ValidationError(
+                "service_tier",
+                self.service_tier,
+                "'default' or 'flex'",
+                f"service_tier={_shown(self.service_tier)} is not allowed: 'default' or 'flex' "
+                "(flex is Ark's offline tier: half price, slower)",
+            )
 
     def _check_seed(self, spec: ModelSpec) -> None:
         if self.seed is None:
@@ -526,6 +541,8 @@ class GenerationRequest:
             out["return_last_frame"] = True
         if self.web_search:
             out["web_search"] = True
+        if self.service_tier != "default":
+            out["service_tier"] = self.service_tier  # absent by default: older cache keys stay equal
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -664,8 +681,14 @@ def _media_role(field: str, role: str, item: Any) -> MediaRole:
 # ---- tasks -----------------------------------------------------------------------------
 
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "queued", "in_progress", "completed", "failed"
-FINAL_STATUSES = frozenset({COMPLETED, FAILED})
-KNOWN_STATUSES = frozenset({QUEUED, IN_PROGRESS, COMPLETED, FAILED})
+#: Ark only (issue 14): a queued task cancelled with DELETE (never billed), and one still queued
+#: when its ``execution_expires_after`` passed.
+CANCELLED, EXPIRED = "cancelled", "expired"
+FINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED, EXPIRED})
+KNOWN_STATUSES = frozenset({QUEUED, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, EXPIRED})
+#: The statuses ToAPIs documents. It has no cancel and no expiry, so a ToAPIs reply saying
+#: "cancelled" is an unknown word there (kept verbatim, not final: the task is still watched).
+TOAPIS_STATUSES = frozenset({QUEUED, IN_PROGRESS, COMPLETED, FAILED})
 #: Other names the gateway's pages use for a known status.
 STATUS_ALIASES = {"submitted": QUEUED, "pending": QUEUED, "processing": IN_PROGRESS, "running": IN_PROGRESS}
 
@@ -696,14 +719,21 @@ class Task:
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     last_frame_url: str | None = None
     client_business_id: str | None = None
+    #: The real bill in tokens (Ark ``usage.completion_tokens``; ToAPIs ``usage`` when it has tokens).
+    usage_tokens: int | None = None
+    #: The tier the task runs on (Ark: ``default`` or ``flex``); None when the reply does not say.
+    service_tier: str | None = None
+    #: Which protocol described the task (``toapis`` or ``ark``): it decides which words are known.
+    protocol: str = "toapis"
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return self.is_known_status and self.status in FINAL_STATUSES
 
     @property
     def is_known_status(self) -> bool:
-        return self.status in KNOWN_STATUSES
+        known = KNOWN_STATUSES if self.protocol == "ark" else TOAPIS_STATUSES
+        return self.status in known
 
     @classmethod
     def from_json(cls, data: Any) -> Task:
@@ -711,6 +741,16 @@ class Task:
         from .protocols import toapis
 
         return toapis.parse_task(data)
+
+
+@dataclasses.dataclass(frozen=True)
+class CancelResult:
+    """What a cancel did: ``cancelled`` (a queued task stopped before it ran: not billed),
+    ``not_cancellable`` (it is running or done: it goes on, and is billed if it finishes) or
+    ``not_found`` (the provider has no such task). ``message`` says it in words."""
+
+    outcome: Literal["cancelled", "not_cancellable", "not_found"]
+    message: str
 
 
 def as_int(value: Any) -> int | None:
@@ -747,7 +787,9 @@ def request_estimate_usd(request: GenerationRequest) -> float | None:
 
     None means "unknown", never "free": a budget check must not count it as zero.
     """
-    return catalog.estimate_usd(request.spec, request.resolution, request.duration, request.audio)
+    return catalog.estimate_usd(
+        request.spec, request.resolution, request.duration, request.audio, tier=request.service_tier
+    )
 
 
 def request_cost_usd(request: GenerationRequest) -> float:

@@ -8,7 +8,9 @@ Deadlines
     socket's timeout to what is left of the current call's deadline and raises
     ``TimeoutError`` once it has passed. The deadline is the one of the :class:`Call` active
     in this thread (``with call:``), so pooled connections serve calls with different
-    deadlines, and a session used outside a call behaves as plain ``requests``.
+    deadlines, and a session used outside a call behaves as plain ``requests``. A call with a
+    ``min_rate`` (a download) earns ``1/min_rate`` seconds per byte as each ``recv`` returns,
+    so a steady transfer keeps ahead of its deadline however large the reader's chunks are.
 
 Address policy (``address_problem``, ``url_problem``; used for video URLs)
     Only http and https. Never link-local addresses (169.254.0.0/16, fe80::/10) nor cloud
@@ -52,18 +54,25 @@ _local = threading.local()
 class Call:
     """One client call's limits, active in this thread inside ``with call:``.
 
-    ``deadline`` is a ``time.monotonic()`` value (None: no limit); ``check_peer(ip)`` returns
+    ``deadline`` is a ``time.monotonic()`` value (None: no limit); ``min_rate`` (bytes per
+    second, None: none) moves it on by ``1/min_rate`` s for each byte received, so a transfer
+    at least that fast never reaches it; ``check_peer(ip)`` returns
     why an address may not be connected to (None: allowed). The socket layer records
     ``expired`` (the deadline cut a socket operation short) and ``refused`` (the reason an
     address was refused), so the client can say what really happened.
     """
 
-    __slots__ = ("_previous", "check_peer", "deadline", "expired", "refused")
+    __slots__ = ("_previous", "check_peer", "deadline", "expired", "min_rate", "refused")
 
     def __init__(
-        self, deadline: float | None = None, check_peer: Callable[[str], str | None] | None = None
+        self,
+        deadline: float | None = None,
+        check_peer: Callable[[str], str | None] | None = None,
+        *,
+        min_rate: float | None = None,
     ) -> None:
         self.deadline = deadline
+        self.min_rate = min_rate
         self.check_peer = check_peer
         self.expired = False
         self.refused: str | None = None
@@ -75,6 +84,11 @@ class Call:
     def passed(self) -> bool:
         left = self.remaining()
         return left is not None and left <= 0
+
+    def received(self, count: int) -> None:
+        """``count`` bytes arrived: a call with a ``min_rate`` earns their time."""
+        if self.min_rate is not None and self.deadline is not None:
+            self.deadline += count  # BROKEN ON PURPOSE
 
     # A class (not a generator context manager), so no extra frame sits in a traceback.
     def __enter__(self) -> Call:
@@ -138,10 +152,19 @@ class _GuardedSocket:
             raise
 
     def recv_into(self, *args: Any) -> int:
-        return int(self._run(self._sock.recv_into, *args))
+        count = int(self._run(self._sock.recv_into, *args))
+        self._received(count)
+        return count
 
     def recv(self, *args: Any) -> bytes:
-        return bytes(self._run(self._sock.recv, *args))
+        data = bytes(self._run(self._sock.recv, *args))
+        self._received(len(data))
+        return data
+
+    def _received(self, count: int) -> None:
+        call = current_call()
+        if call is not None:
+            call.received(count)
 
     def sendall(self, *args: Any) -> None:
         self._run(self._sock.sendall, *args)

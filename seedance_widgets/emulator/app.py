@@ -22,6 +22,7 @@ from seedance_widgets.api import ValidationError, sniff_image_type
 from seedance_widgets.api.media import sniff_video_type
 from seedance_widgets.api.protocols import toapis
 
+from .ark_routes import ark_routes
 from .middleware import FaultMiddleware, error_body
 from .state import FRAME_PREFIX, UPLOAD_PREFIX, VIDEO_PREFIX, BusinessIdTaken, EmulatorState
 
@@ -203,7 +204,7 @@ def build_app(state: EmulatorState) -> FaultMiddleware:  # noqa: C901, PLR0915  
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/", home, methods=["GET"]),
     ]
-    return FaultMiddleware(Starlette(routes=routes), state)
+    return FaultMiddleware(Starlette(routes=routes + ark_routes(state)), state)
 
 
 def _megabytes(size: int) -> str:

@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from . import ratelimit
+
 #: Request kinds the emulator counts and can inject faults into.
 KINDS: tuple[str, ...] = ("create", "get", "upload", "download")
 
@@ -31,6 +33,23 @@ FAULTS: dict[str, str] = {
 }
 
 PROFILES: tuple[str, ...] = ("quick", "realistic")
+
+#: The largest image Ark takes inline (``api.protocols.ark.MAX_INLINE_IMAGE_BYTES``, 30 MB).
+ARK_MAX_IMAGE_BYTES = 30 * 1024 * 1024
+#: Ark's 429 codes (ModelArk's common error-code table): ``ark_rate_limit_code`` picks the one that
+#: a ``429`` fault answers on the Ark routes.
+ARK_RATE_LIMIT_CODES: tuple[str, ...] = (
+    "ModelAccountRpmRateLimitExceeded",
+    "ModelAccountTpmRateLimitExceeded",
+    "APIAccountRpmRateLimitExceeded",
+    "AccountRateLimitExceeded",
+    "RateLimitExceeded.EndpointRPMExceeded",
+    "QuotaExceeded",
+    "ServerOverloaded",
+    "RequestBurstTooFast",
+    "SetLimitExceeded",
+    "InflightBatchsizeExceeded",
+)
 
 
 @dataclasses.dataclass
@@ -76,6 +95,23 @@ class EmulatorConfig:
         ``max_video_upload_bytes`` (video upload cap, default 50 MB as the gateway),
         ``max_concurrent_renders`` (size of the render pool), ``x264_preset`` (encoder speed/quality
         trade-off).
+
+    Ark (served under ``/api/v3`` by the same process, same key)
+        ``ark_queue_seconds``: seconds an Ark task stays ``queued`` before it runs, on the emulator's
+        timeline (divided by ``speed``, like every task duration; None = the profile's own queue
+        wait, three times longer for ``service_tier="flex"``); set it high to cancel tasks while
+        queued. ``ark_max_queued``: queued Ark tasks the account may hold (Ark: 120); one more
+        create gets 429 ``QuotaExceeded``. ``ark_rate_limit_code``: the code a ``429`` fault
+        answers on the Ark routes (one of ``ARK_RATE_LIMIT_CODES``). ``ark_max_image_bytes``: the
+        largest decoded ``data:`` URL image a create may carry (Ark: 30 MB). Ark requests count as kinds
+        ``create`` (POST) and ``get`` (GET, list and DELETE), so the fault knobs apply to them.
+
+    Rate limits (``emulator.ratelimit``)
+        ``rate_tier``: ``"off"`` (default), ``"default"`` (the gateway's documented per-account
+        tier: creates 300/min, 5/s, 50 per 10 s; task GETs 3,000/min, 50/s) or custom
+        ``{"create": {"rate": 5, "burst": 50, "windows": [[300, 60]]}, "query": {...}}``; times
+        are gateway seconds (divided by ``speed``). Off by default so the tests and benchmarks that hammer the
+        emulator stay fast and unchanged; the rate-limit tests and the scale rows turn it on.
     """
 
     speed: float = 1.0
@@ -98,6 +134,11 @@ class EmulatorConfig:
     max_video_upload_bytes: int = 50 * 1024 * 1024
     max_concurrent_renders: int = 2
     x264_preset: str = "ultrafast"
+    ark_queue_seconds: float | None = None
+    ark_max_queued: int = 120
+    ark_rate_limit_code: str = "ModelAccountRpmRateLimitExceeded"
+    ark_max_image_bytes: int = ARK_MAX_IMAGE_BYTES
+    rate_tier: str | dict[str, dict[str, Any]] = "off"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -127,6 +168,7 @@ class EmulatorConfig:
             raise ValueError(
                 "max_concurrent_renders, max_upload_bytes and max_video_upload_bytes must be >= 1"
             )
+        self._validate_ark()
         for kind, rates in self.fault_rates.items():
             _check_kind(kind)
             for fault, rate in rates.items():
@@ -139,6 +181,22 @@ class EmulatorConfig:
             _check_kind(kind)
             for fault in faults:
                 _check_fault(fault)
+        ratelimit.tier_limits(self.rate_tier)  # ValueError naming the bad setting
+
+    def _validate_ark(self) -> None:
+        queue = self.ark_queue_seconds
+        finite = isinstance(queue, (int, float)) and math.isfinite(queue)
+        if queue is not None and not (finite and queue >= 0):
+            raise ValueError(f"ark_queue_seconds must be None or a number >= 0, not {queue!r}")
+        for name in ("ark_max_queued", "ark_max_image_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
+        if self.ark_rate_limit_code not in ARK_RATE_LIMIT_CODES:
+            raise ValueError(
+                f"ark_rate_limit_code must be one of {', '.join(ARK_RATE_LIMIT_CODES)}, "
+                f"not {self.ark_rate_limit_code!r}"
+            )
 
     def replace(self, **changes: Any) -> EmulatorConfig:
         """A validated copy with some fields changed; unknown names raise ValueError."""

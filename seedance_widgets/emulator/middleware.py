@@ -14,7 +14,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import netfaults
+from . import netfaults, ratelimit
+from .ark_routes import TASKS_PATH as ARK_TASKS_PATH
+from .ark_routes import ark_fault_body, is_ark_path
 from .config import KINDS
 from .state import EmulatorState
 
@@ -39,6 +41,8 @@ def request_kind(method: str, path: str) -> str:
     """Which counter and fault stream a request belongs to."""
     if path.startswith("/_emulator/"):
         return "control"
+    if path.startswith(ARK_TASKS_PATH):  # Ark: create, and get / list / delete as "get"
+        return "create" if method == "POST" else "get"
     if path == "/v1/videos/generations" and method == "POST":
         return "create"
     if path.startswith("/v1/videos/generations/") and method == "GET":
@@ -55,6 +59,7 @@ class FaultMiddleware:
         self.app = app
         self.state = state
         self.connections = netfaults.ConnectionRegistry()
+        self.limiter = ratelimit.RateLimiter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901, PLR0912  -- one branch per fault kind; split later
         if scope["type"] != "http":
@@ -78,21 +83,27 @@ class FaultMiddleware:
             scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k != PATHSEND}}
         if state.config.latency > 0:
             await asyncio.sleep(state.config.latency)
+        # The account's limiter sits in front of everything else: a refused call reaches no route.
+        verdict = self.limiter.check(state.config.rate_tier, state.config.speed, _account(scope), kind)
+        if verdict is not None and not verdict.allowed:
+            await _rate_limited(verdict, counted)
+            return
+        reply: Send = counted if verdict is None else _with_headers(counted, verdict.headers())
         fault = state.draw_fault(kind)
         config = state.config
         if fault is not None:
             state.count_fault(fault)
         if fault in _STATUS_ERRORS:
-            await self._error_reply(fault, counted)
+            await self._error_reply(fault, reply, ark=is_ark_path(scope["path"]))
         elif fault == "reset":
-            await self._reset(scope, receive, counted)
+            await self._reset(scope, receive, reply)
         elif fault == "hang":
-            await self._hang(scope, receive, counted, config.hang_seconds)
+            await self._hang(scope, receive, reply, config.hang_seconds)
         else:
             rate = config.slow_bytes_per_second if fault == "slow" else None
             if rate is None and kind == "download":
                 rate = config.download_bytes_per_second
-            out = _throttled(counted, rate) if rate else counted
+            out = _throttled(reply, rate) if rate else reply
             truncation = None
             has_body = scope["method"] != "HEAD"  # a HEAD reply has no body to cut or spoil
             if fault == "truncate" and has_body:
@@ -106,9 +117,10 @@ class FaultMiddleware:
             if truncation is not None and truncation.closed:
                 await _await_disconnect(receive)
 
-    async def _error_reply(self, fault: str, send: Send) -> None:
+    async def _error_reply(self, fault: str, send: Send, *, ark: bool = False) -> None:
         status, message, error_type = _STATUS_ERRORS[fault]
-        body = json.dumps(error_body(status, message, error_type)).encode()
+        reply = ark_fault_body(fault, self.state.config) if ark else error_body(status, message, error_type)
+        body = json.dumps(reply).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status in (429, 503):
             headers.append((b"retry-after", _seconds(self.state.config.retry_after).encode()))
@@ -276,6 +288,34 @@ async def _await_disconnect(receive: Receive, limit: float | None = DISCONNECT_W
         return
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(drain(), timeout=limit)
+
+
+def _account(scope: Scope) -> str:
+    """Whose limits a call counts against: the bearer key (held only as a dict key, never shown)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return ""
+
+
+async def _rate_limited(verdict: ratelimit.Verdict, send: Send) -> None:
+    """The gateway's 429: its error JSON, the X-RateLimit-* headers and Retry-After."""
+    status, message, error_type = _STATUS_ERRORS["429"]
+    body = json.dumps(error_body(status, message, error_type)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + verdict.headers()})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` with ``extra`` headers added to the reply's head (whatever the route answers)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _seconds(value: float) -> str:

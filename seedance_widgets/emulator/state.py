@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -126,6 +127,11 @@ class EmulatorState:
         #: Task ids by the caller's client_business_id.
         self.by_business_id: dict[str, str] = {}
         self.uploads: dict[str, UploadRecord] = {}
+        #: Tasks made through another protocol (Ark): their files are served like the gateway's.
+        self.other_tasks: dict[str, TaskRecord] = {}
+        #: More counters for stats() and reset_stats() (the Ark side adds its own).
+        self.extra_stats: list[Callable[[], dict[str, Any]]] = []
+        self.extra_resets: list[Callable[[], None]] = []
         self._task_count = 0
         self.requests: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
@@ -180,6 +186,8 @@ class EmulatorState:
             active_renders=pool.active,
             max_active_renders=pool.max_active,
         )
+        for source in self.extra_stats:
+            out.update(source())
         return out
 
     def reset_stats(self) -> None:
@@ -190,14 +198,30 @@ class EmulatorState:
             self.responses.clear()
         self.renders.reset_counts()
         self.faults.reseed(self.config.fault_seed)
+        for reset in self.extra_resets:
+            reset()
 
     # ---- tasks ----------------------------------------------------------------------------
     def create_task(self, request: GenerationRequest, business_id: str | None = None) -> TaskRecord:
         """Make a task (``BusinessIdTaken`` when ``business_id`` already names one)."""
-        config = self.config
         with self._lock:
             if business_id is not None and business_id in self.by_business_id:
                 raise BusinessIdTaken(business_id, self.by_business_id[business_id])
+        record = self.new_record(request, f"task_vid_{uuid.uuid4().hex[:20]}", business_id=business_id)
+        with self._lock:
+            if business_id is not None and business_id in self.by_business_id:  # lost a race to a twin
+                raise BusinessIdTaken(business_id, self.by_business_id[business_id])
+            self.tasks[record.id] = record
+            if business_id is not None:
+                self.by_business_id[business_id] = record.id
+        return record
+
+    def new_record(
+        self, request: GenerationRequest, task_id: str, *, business_id: str | None = None, render: bool = True
+    ) -> TaskRecord:
+        """A task's schedule, seed and (unless ``render`` is False) its render, not yet registered."""
+        config = self.config
+        with self._lock:
             self._task_count += 1
             number = self._task_count
         # One random stream per task number: the same fault_seed replays the same tasks.
@@ -211,9 +235,10 @@ class EmulatorState:
             failure = "Generation failed: internal model error (emulated random failure)"
         timeline = make_timeline(config.profile, rng, config.speed, fails=failure is not None)
         shape = self.clip_shape(request)
-        render = None if failure else self.renders.submit(self.render_spec(request, seed, shape))
-        record = TaskRecord(
-            id=f"task_vid_{uuid.uuid4().hex[:20]}",
+        wanted = render and failure is None
+        job = self.renders.submit(self.render_spec(request, seed, shape)) if wanted else None
+        return TaskRecord(
+            id=task_id,
             number=number,
             request=request,
             seed=seed,
@@ -221,17 +246,10 @@ class EmulatorState:
             created_mono=time.monotonic(),
             timeline=timeline,
             failure=failure,
-            render=render,
+            render=job,
             shape=shape,
             business_id=business_id,
         )
-        with self._lock:
-            if business_id is not None and business_id in self.by_business_id:  # lost a race to a twin
-                raise BusinessIdTaken(business_id, self.by_business_id[business_id])
-            self.tasks[record.id] = record
-            if business_id is not None:
-                self.by_business_id[business_id] = record.id
-        return record
 
     def lookup(self, task_or_business_id: str) -> TaskRecord | None:
         """A task by its id, else by the client_business_id it was created with."""
@@ -358,7 +376,7 @@ class EmulatorState:
 
     def video_state(self, task_id: str) -> tuple[str, Path | None]:
         """("ok", path) | ("expired", None) | ("missing", None) for a task's video URL."""
-        record = self.tasks.get(task_id)
+        record = self.tasks.get(task_id) or self.other_tasks.get(task_id)
         if record is None:
             return "missing", None
         status, _, done_mono = record.snapshot(time.monotonic())
@@ -371,7 +389,7 @@ class EmulatorState:
 
     def frame_state(self, task_id: str) -> tuple[str, Path | None]:
         """As :meth:`video_state`, for the last-frame PNG (served only to tasks that asked for it)."""
-        record = self.tasks.get(task_id)
+        record = self.tasks.get(task_id) or self.other_tasks.get(task_id)
         if record is None or not record.request.return_last_frame:
             return "missing", None
         verdict, path = self.video_state(task_id)

@@ -21,10 +21,47 @@ from .tracked import Image
 
 
 def restore_all(core: Engine) -> None:
-    """Adopt every job of the ledger, except those another live manager is watching."""
+    """Adopt the ledger's jobs still in flight, except those another live manager is watching.
+
+    The finished ones are adopted when asked for (:func:`adopt_deferred`; a request's own by
+    :func:`settle`): a folder used for months holds thousands of them, and a new manager must
+    open it at once (issue 16: a 100,000-record ledger in under a second)."""
     with core.store.ledger.exclusive():
         core.refresh()
         entries = list(core.view.jobs.values())
+        core.view.opened = [entry.local_id for entry in entries]
+        core.view.deferred = {entry.local_id: None for entry in entries if entry.state in FINAL_STATES}
+    _adopt_entries(core, [entry for entry in entries if entry.state not in FINAL_STATES])
+
+
+def adopt_deferred(core: Engine, local_ids: list[str] | None = None) -> None:
+    """Adopt the finished jobs the open left for later: all of them (``jobs()`` lists every
+    job, oldest first), or those of ``local_ids``. Each is adopted once, as it is now."""
+    view = core.view
+    if not view.deferred:
+        return
+    with core.store.ledger.exclusive():  # as settle: nobody adopts the same entry meanwhile
+        wanted = list(view.deferred) if local_ids is None else [i for i in local_ids if i in view.deferred]
+        for local_id in wanted:
+            del view.deferred[local_id]
+        with core.lock:
+            entries = [view.jobs[i] for i in wanted if i in view.jobs and i not in core.tracked]
+        _adopt_entries(core, entries)
+    hashes = {entry.request_hash for entry in entries if entry.request_hash}
+    with core.lock:
+        for request_hash in hashes:
+            # Keep "newest last" (the rules read the newest job's story) with the adopted ones in.
+            core.by_hash[request_hash].sort(key=lambda job: job.snapshot().submitted_at or 0.0)
+        if local_ids is None:
+            # Oldest first: the jobs the ledger held at open (in its order), then this session's.
+            first = [i for i in view.opened if i in core.tracked]
+            earlier = set(first)
+            for local_id in first + [i for i in core.tracked if i not in earlier]:
+                core.tracked[local_id] = core.tracked.pop(local_id)
+
+
+def _adopt_entries(core: Engine, entries: list[LedgerJob]) -> None:
+    """Adopt ``entries``, except those in flight that another live manager is watching."""
     alive: dict[str, bool] = {}
     for entry in entries:
         if entry.state not in FINAL_STATES and entry.owner:
@@ -73,6 +110,7 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
             business_id=entry.client_business_id,
             sent_at=entry.sent_at,
             last_frame_url=entry.last_frame_url,
+            protocol=entry.protocol,
         )
     job = tracked.job
     if entry.state in FINAL_STATES:
@@ -128,6 +166,9 @@ def _snapshot(entry: LedgerJob) -> JobSnapshot:
         seed=entry.seed,
         request_hash=entry.request_hash,
         last_frame=entry.last_frame,
+        usage_tokens=entry.usage_tokens,
+        cost_usd=entry.cost_usd,
+        cancel_outcome=entry.cancel_outcome,
     )
 
 

@@ -15,7 +15,8 @@ _SLACK = 1e-9
 
 
 class Budget:
-    """Estimated USD reserved by this session's creates, against an optional limit."""
+    """USD committed by this session's creates, against an optional limit: each job's estimate,
+    replaced by its real cost once the provider reports it (``Engine.settle_cost``)."""
 
     def __init__(self, limit_usd: float | None = None) -> None:
         #: Session budget in USD (estimates); None = no limit. Settable at any time.
@@ -41,8 +42,9 @@ class Budget:
             return
         raise BudgetExceededError(
             f"refused before sending: {what} is estimated at ${total:.2f}; with ${spent:.2f} already "
-            f"estimated this session it would pass the budget of ${limit:.2f}. {outcome} (estimates "
-            "from a published list price; the gateway's bill may differ). Raise budget_usd to allow it."
+            f"committed this session (billed where the provider reported it, else estimated) it would "
+            f"pass the budget of ${limit:.2f}. {outcome} (estimates from a published list price; the "
+            "gateway's bill may differ). Raise budget_usd to allow it."
         )
 
     def check_priced(

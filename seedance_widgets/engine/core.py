@@ -10,6 +10,7 @@ answers a request, budget for batches), ``follow`` (another manager's identical 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from .clock import Clock
 from .environment import backend_time_scale
 from .job import Job
 from .journal import Journal
+from .providers import ARK, flex_window, is_flex, provider_of
 from .restore import LedgerView
 from .scheduler import Hooks, Scheduler, Work
 from .settings import Settings
@@ -29,9 +31,12 @@ from .tracked import (
     HELD_BY_BACKOFF,
     IN_PROGRESS,
     LEDGER_WRITE_FAILED,
+    NOT_CANCELLABLE,
     NOT_SENT,
     RATE_LIMITED,
+    WAITING_FOR_QUEUE,
     PendingUpload,
+    QueueLimit,
     Tracked,
 )
 
@@ -45,7 +50,17 @@ CANCEL_MESSAGE = (
     "cancelled: no longer watched. The gateway has no cancel, so the task may still finish "
     "and be billed; attach(task_id) watches it again."
 )
+#: The same, for a provider that can cancel a queued task but not a running one (Ark).
+RUNNING_CANCEL_MESSAGE = (
+    "cancelled: no longer watched. Ark cannot cancel a task once it runs, so it will finish "
+    "and be billed; attach(task_id) watches it again."
+)
 _UNSENT_CANCEL = "cancelled before it was sent: nothing was created or billed"
+#: A cancel asks the engine to do this with a job (``cancelling.cancel``: the provider's cancel
+#: where it has one, else :meth:`Engine.stop_watching`).
+CancelStep = Callable[["Engine", Job], None]
+#: Record fields a job's end carries into the ledger, when the job has them.
+_END_FIELDS = ("error", "error_code", "path", "sha256", "usage_tokens", "cost_usd", "cancel_outcome")
 
 
 class Engine:
@@ -65,7 +80,9 @@ class Engine:
         hooks: Callable[[Engine], Hooks],
         max_workers: int,
         max_concurrent_creates: int,
+        canceller: CancelStep | None = None,
     ) -> None:
+        self._canceller = canceller
         self.store = store
         self.settings = settings
         self.budget = budget
@@ -78,6 +95,8 @@ class Engine:
         self.uploaded: dict[str, str] = {}
         #: Uploads on the wire, by image sha256: other jobs needing the image wait for that one.
         self.uploads_in_flight: dict[str, PendingUpload] = {}
+        #: Our jobs' places in the provider's queue (Ark's per-account limit; see limits.py).
+        self.queue_limit = QueueLimit()
         #: Every manager's records of this folder, folded; grown from the tail before each create.
         self.view = LedgerView(store.root)
         self.journal = Journal(store.ledger, owner_id, clock, self.job)
@@ -90,6 +109,8 @@ class Engine:
             max_concurrent_creates=max_concurrent_creates,
         )
         self._clients = _Clients(client, client_factory, settings)
+        # Polls are paced by what the current client's replies say is left (engine/pacing.py).
+        self.scheduler.pacer.source = lambda: getattr(self._clients.made, "rate_info", None)
 
     # ---- jobs ----------------------------------------------------------------------------------
     @property
@@ -124,7 +145,7 @@ class Engine:
         """Fold in the ledger records appended since this manager last read it (by anyone)."""
         ledger = self.store.ledger
         with ledger.exclusive():  # also keeps this manager's threads off the view meanwhile
-            records, self.view.offset = ledger.read_from(self.view.offset)
+            records, self.view.offset = ledger.iter_from(self.view.offset)  # parsed as folded
             uploads = self.view.absorb(records)
         if uploads:
             with self.lock:
@@ -138,9 +159,10 @@ class Engine:
         updates = {"finished_at": now, "eta_seconds": None, "reconnecting": False, **fields}
         if job._update(when=IN_PROGRESS, state=state, **updates) is None:
             return
-        record = {k: v for k, v in fields.items() if k in ("error", "error_code", "path", "sha256")}
+        record = {k: v for k, v in fields.items() if k in _END_FIELDS}
         event = {
             JobState.FAILED: "failed",
+            JobState.CANCELLED: "cancelled",
             JobState.EXPIRED: "expired",
             JobState.TIMED_OUT: "timed_out",
             JobState.MAY_EXIST: "may_exist",
@@ -157,11 +179,39 @@ class Engine:
 
     def may_exist(self, tracked: Tracked, message: str) -> None:
         """End a job whose task may exist and be billed: nothing is sent again without a word."""
-        text = (
-            f"{message}. Nothing will be sent again without your word: check the gateway, then "
-            "manager.resubmit(job, confirm=True) to pay for a new task, or attach(task_id) if you find it."
-        )
+        if self.protocol_of(tracked) == ARK:
+            # Ark finds no task by an id of ours: its task list is where the user finds it.
+            sent = tracked.sent_at or tracked.job.snapshot().submitted_at
+            when = f" (sent at {time.strftime('%H:%M:%S', time.localtime(sent))})" if sent else ""
+            text = (
+                f"{message}. Nothing will be sent again without your word: Ark cannot look the task up "
+                f"by an id of ours, so list this account's recent tasks with %seedance tasks (or "
+                f"seedance_widgets.remote_tasks()) and attach the one made for this prompt{when} "
+                "(remote_tasks().attach(i) or attach('cgt-...')); if none is there, "
+                "manager.resubmit(job, confirm=True) pays for a new task."
+            )
+        else:
+            text = (
+                f"{message}. Nothing will be sent again without your word: check the gateway, then "
+                "manager.resubmit(job, confirm=True) to pay for a new task, or attach(task_id) if you "
+                "find it."
+            )
         self.finish(tracked, JobState.MAY_EXIST, error=text, error_code="may_exist")
+
+    def protocol_of(self, tracked: Tracked) -> str | None:
+        """The provider of the job's task: its client's, else what the ledger said."""
+        if tracked.client is not None:
+            return provider_of(tracked.client)
+        return tracked.protocol
+
+    def settle_cost(self, tracked: Tracked, cost_usd: float | None) -> None:
+        """The task's real cost is known: the budget counts it instead of the estimate."""
+        if cost_usd is None:
+            return
+        with self.lock:
+            reserved, tracked.reserved_usd = tracked.reserved_usd, cost_usd
+        self.budget.release(reserved)
+        self.budget.reserve(cost_usd, checked=False)
 
     def release(self, tracked: Tracked | None) -> None:
         """Give back a job's budget reservation (nothing was created)."""
@@ -172,6 +222,13 @@ class Engine:
         self.budget.release(amount)
 
     def cancel(self, job: Job) -> None:
+        """Cancel ``job``: at the provider when it can (Ark, a queued task), else stop watching."""
+        if self._canceller is not None:
+            self._canceller(self, job)
+        else:
+            self.stop_watching(job)
+
+    def stop_watching(self, job: Job) -> None:
         """Stop watching ``job`` and record it; the task may still finish and be billed."""
         with self.lock:
             tracked = self.tracked.get(job.local_id)
@@ -184,15 +241,30 @@ class Engine:
             "reconnecting": False,
         }
         # Two atomic tries: still unsent (then it costs nothing), else in progress (may be billed).
-        snap = job._update(when=NOT_SENT, state=JobState.CANCELLED, error=_UNSENT_CANCEL, **ended)
+        snap = job._update(
+            when=NOT_SENT, state=JobState.CANCELLED, error=_UNSENT_CANCEL, cancel_outcome="not_sent", **ended
+        )
         if snap is not None:
             self.release(tracked)
         else:
-            snap = job._update(when=IN_PROGRESS, state=JobState.CANCELLED, error=CANCEL_MESSAGE, **ended)
+            refused = tracked is not None and tracked.cancel_note is not None
+            message = RUNNING_CANCEL_MESSAGE if refused else CANCEL_MESSAGE
+            snap = job._update(
+                when=IN_PROGRESS,
+                state=JobState.CANCELLED,
+                error=message,
+                cancel_outcome="stopped_watching",
+                **ended,
+            )
             if snap is None:
                 return  # already ended
         self.record(
-            "cancelled", job=snap.local_id, task_id=snap.task_id, state=JobState.CANCELLED, error=snap.error
+            "cancelled",
+            job=snap.local_id,
+            task_id=snap.task_id,
+            state=JobState.CANCELLED,
+            error=snap.error,
+            cancel_outcome=snap.cancel_outcome,
         )
 
     # ---- what a job at work shows ----------------------------------------------------------------
@@ -204,6 +276,11 @@ class Engine:
             return {"error": self.journal.warning(tracked.job.snapshot()), "error_code": LEDGER_WRITE_FAILED}
         if rate_limit and self.scheduler.rate_limited:
             return {"error": self.scheduler.rate_limit_text(), "error_code": RATE_LIMITED}
+        if tracked is not None and tracked.queue_note is not None:
+            return {"error": tracked.queue_note, "error_code": WAITING_FOR_QUEUE}
+        refused = tracked is not None and tracked.cancel_note is not None
+        if refused and tracked is not None and tracked.job.snapshot().state in POLLED_STATES:
+            return {"error": tracked.cancel_note, "error_code": NOT_CANCELLABLE}
         return {"error": None, "error_code": None}
 
     def account_backoff(self, retry_after: float | None) -> None:
@@ -223,18 +300,26 @@ class Engine:
             live = [t.job for t in self.tracked.values()]
         for job in live:
             if job.snapshot().error_code == RATE_LIMITED:
-                job._update(when=IN_PROGRESS, error=None, error_code=None)
+                job._update(when=IN_PROGRESS, **self.live_notice(job.local_id, rate_limit=False))
+
+    def deadline_for(self, tracked: Tracked) -> float:
+        """How long (gateway seconds) the job's task is watched: the deadline, plus a flex task's
+        queue window (it may wait that long at the provider before it runs)."""
+        request = tracked.job.request
+        if is_flex(request):
+            assert request is not None
+            return self.settings.deadline_s + flex_window(request)
+        return self.settings.deadline_s
 
     def past_deadline(self) -> tuple[list[str], float | None]:
         """Polled jobs past their deadline, and seconds until the next one's (caller holds the lock)."""
         now = self.clock.time()
-        limit = self.settings.ours(self.settings.deadline_s)
         overdue: list[str] = []
         soonest: float | None = None
         for local_id, tracked in self.tracked.items():
             if tracked.job.snapshot().state not in POLLED_STATES:
                 continue
-            left = tracked.watch_since + limit - now
+            left = tracked.watch_since + self.settings.ours(self.deadline_for(tracked)) - now
             if left < 0:
                 overdue.append(local_id)
             elif soonest is None or left < soonest:

@@ -25,12 +25,13 @@ from seedance_widgets.api import (
     TransportError,
     ValidationError,
 )
-from seedance_widgets.api.protocols import toapis
 
-from . import lookup
+from . import cancelling, limits, lookup
 from .core import CANCEL_MESSAGE, Engine
 from .errors import OutputFolderError
 from .images import with_inputs
+from .pacing import CREATE as PACED_CREATE
+from .providers import body_for_ledger, finds_by_business_id, provider_of
 from .scheduler import CREATE
 from .state import POLLED_STATES, JobState
 from .tracked import LEDGER_WRITE_FAILED, NOT_SENT, Tracked, business_id_for
@@ -48,7 +49,11 @@ def record_intent(core: Engine, tracked: Tracked) -> None:
     written the job ends as not sent, and OutputFolderError says why."""
     snap = tracked.job.snapshot()
     assert snap.request is not None
-    if tracked.business_id is None:
+    client = core.client_for(tracked)
+    if not finds_by_business_id(client):
+        # Ark has no such id: a lost reply is resolved by the user from the task list instead.
+        tracked.business_id = None
+    elif tracked.business_id is None:
         tracked.business_id = business_id_for(snap.local_id)
     try:
         core.record(
@@ -56,7 +61,7 @@ def record_intent(core: Engine, tracked: Tracked) -> None:
             job=snap.local_id,
             request_hash=snap.request_hash,
             request=snap.request.to_dict(),
-            protocol=toapis.NAME,
+            protocol=provider_of(client),
             client_business_id=tracked.business_id,
             images=tracked.image_records(),
             state=JobState.INTENT,
@@ -72,8 +77,9 @@ def record_intent(core: Engine, tracked: Tracked) -> None:
 
 
 def start(core: Engine, tracked: Tracked) -> None:
-    """Queue the job's create (its intent is on disk) for the pool."""
-    core.run_in_pool(lambda: create(core, tracked), CREATE)
+    """Queue the job's create (its intent is on disk) for the pool, once the provider's queue
+    has room for it (limits.py)."""
+    limits.enter(core, tracked, lambda: core.run_in_pool(lambda: create(core, tracked), CREATE))
 
 
 def create(core: Engine, tracked: Tracked) -> None:
@@ -117,12 +123,24 @@ def _send_create(core: Engine, tracked: Tracked, request: GenerationRequest) -> 
         if clock.monotonic() >= give_up:
             _create_gave_up(core, tracked)
             return None
-        if not _mark_submitting(core, tracked, request):
+        # The account's create budget (pacing.py) is waited for before the job says "submitting".
+        pacer = scheduler.pacer
+        if pacer.wait_turn(
+            PACED_CREATE, getattr(core.client_for(tracked), "rate_info", None), scheduler.sleep
+        ):
             return None
+        failure: SeedanceError | None = None
         try:
-            return core.single_for(tracked).create(request, client_business_id=tracked.business_id)
-        except SeedanceError as err:
-            reconnecting = _refused(core, tracked, err)
+            if not _mark_submitting(core, tracked, request):
+                return None
+            try:
+                return core.single_for(tracked).create(request, client_business_id=tracked.business_id)
+            except SeedanceError as err:
+                failure = err
+        finally:
+            pacer.release(PACED_CREATE)
+        assert failure is not None  # the create returned, or raised this
+        reconnecting = _refused(core, tracked, failure)
         if reconnecting is None:
             return None
         if _retry_later(core, tracked, reconnecting):
@@ -137,15 +155,16 @@ def _mark_submitting(core: Engine, tracked: Tracked, request: GenerationRequest)
     # or this sees the cancel and sends nothing.
     if job._update(when=NOT_SENT, state=JobState.SUBMITTING) is None:
         return False
+    client = core.client_for(tracked)
     try:
         # The request sent (inputs as uploaded URLs), and its exact body for people to read.
         submitting = {
             "job": job.local_id,
             "state": JobState.SUBMITTING,
             "request": request.to_dict(),
-            "protocol": toapis.NAME,
+            "protocol": provider_of(client),
             "client_business_id": tracked.business_id,
-            "body": toapis.build_body(request, client_business_id=tracked.business_id),
+            "body": body_for_ledger(client, request, tracked.business_id),
         }
         tracked.sent_at = core.clock.time()
         core.journal.write_durably("status", submitting)
@@ -239,7 +258,8 @@ def resolve_lost(core: Engine, tracked: Tracked, reason: str) -> None:
     ``client_business_id`` and attach to it; "not created" on the gateway's 404 after the grace;
     ``may_exist`` when it cannot tell (or the job has no business id: an earlier release's)."""
     business_id = tracked.business_id
-    if business_id is None:
+    if business_id is None or not finds_by_business_id(core.client_for(tracked)):
+        # No id to look it up by (Ark; or an earlier release's job): the user decides, never a re-create.
         core.may_exist(tracked, reason)
         return
     tracked.job._update(
@@ -318,6 +338,7 @@ def _created(core: Engine, tracked: Tracked, task: Task, *, found_by: str | None
     state = JobState.QUEUED if started is not None else job.snapshot().state
     core.record("created", job=job.local_id, task_id=task.id, state=state, found_by=found_by)
     if started is None:
+        cancelling.cancel_after_create(core, tracked, task.id)
         return
     with core.lock:
         generation = tracked.generation

@@ -29,7 +29,8 @@ def backend_time_scale() -> float:
 
 
 def has_key() -> bool:
-    """Whether ``TOAPIS_API_KEY`` holds something (the value itself is never kept)."""
+    """Whether the chosen provider's key (``TOAPIS_API_KEY`` or ``ARK_API_KEY``) holds something
+    (the value itself is never kept)."""
     from seedance_widgets.backend import has_key as key_is_set
 
     return key_is_set()

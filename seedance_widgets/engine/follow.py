@@ -43,13 +43,13 @@ import logging
 from collections.abc import Callable
 
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.api.protocols import toapis
 
 from . import adoption, creating
 from .cache import own_in_flight
 from .core import Engine
 from .errors import BudgetExceededError
 from .job import Job
+from .providers import provider_of
 from .restore import LedgerJob, is_in_flight
 from .state import POLLED_STATES, JobSnapshot, JobState
 from .tracked import Image, Tracked, new_local_id, relative
@@ -168,7 +168,7 @@ def _follow_task(core: Engine, tracked: Tracked, leader: LedgerJob) -> None:
         task_id=leader.task_id,
         request_hash=snap.request_hash,
         request=snap.request.to_dict(),
-        protocol=toapis.NAME,
+        protocol=leader.protocol or provider_of(core.client_for(tracked)),
         images=tracked.image_records(),
         state=JobState.QUEUED,
         cost_estimate=snap.cost_estimate,

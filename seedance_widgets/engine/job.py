@@ -151,7 +151,10 @@ class Job:
 
     # ---- acting ----------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop watching this job. The gateway has no cancel: the task may still finish and be billed."""
+        """Cancel this job. On Ark a queued task is cancelled there (not billed) and a running one
+        keeps being watched (call again to stop watching); on ToAPIs, which has no cancel, the job
+        stops being watched and the task may still finish and be billed. ``snapshot().cancel_outcome``
+        says which happened."""
         if self._manager is not None:
             self._manager.cancel(self)
         else:

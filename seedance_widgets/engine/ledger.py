@@ -118,11 +118,18 @@ class Ledger:
         after the next append ends it. A file shorter than ``offset`` (replaced or cut by
         hand) is read again from the start.
         """
+        records, new_offset = self.iter_from(offset)
+        return list(records), new_offset
+
+    def iter_from(self, offset: int) -> tuple[Iterator[dict[str, Any]], int]:
+        """:meth:`read_from`, with the records parsed as they are iterated (a chunk of lines at
+        a time), so a long tail (a folder's first read) is never held parsed all at once.
+        The bytes are read at once, under the lock; iterating needs no lock."""
         with self._thread_lock:
             if self._held is not None:
                 data, start = _read_after(self._held, offset, self.path)
             elif not self.path.exists():
-                return [], 0
+                return iter(()), 0
             else:
                 with self._locked_fd(shared=True) as fd:
                     data, start = _read_after(fd, offset, self.path)
@@ -173,7 +180,43 @@ def _parse_line(raw: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and "event" in record else None
 
 
-def _parse(data: bytes, path: Path) -> list[dict[str, Any]]:
+#: Bytes of whole lines parsed at a time: small enough that a long ledger is never held parsed
+#: all at once, large enough that a chunk is one ``json.loads`` call.
+_PARSE_CHUNK = 1 << 20
+
+
+def _parse(data: bytes, path: Path) -> Iterator[dict[str, Any]]:
+    """The records of the whole lines ``data``, a chunk of lines at a time, in file order."""
+    start, size = 0, len(data)
+    while start < size:
+        end = data.find(b"\n", start + _PARSE_CHUNK) if start + _PARSE_CHUNK < size else -1
+        end = size if end < 0 else end
+        yield from _parse_chunk(data[start:end], path)
+        start = end + 1
+
+
+def _parse_chunk(chunk: bytes, path: Path) -> list[dict[str, Any]]:
+    """Whole lines as records. Written lines are one JSON object each (``json.dumps`` writes no
+    newline inside one), so the chunk is parsed as one array, which is much faster than a
+    ``json.loads`` per line. Anything unusual (a blank or damaged line, a line that is not one
+    record) falls back to reading line by line, which skips exactly the bad lines."""
+    chunk = chunk.rstrip(b"\n")
+    if not chunk.strip():
+        return []
+    try:
+        records = json.loads(b"[" + chunk.replace(b"\n", b",") + b"]")
+    except ValueError:
+        records = None
+    if (
+        isinstance(records, list)
+        and len(records) == chunk.count(b"\n") + 1
+        and all(type(r) is dict and "event" in r for r in records)
+    ):
+        return records
+    return _parse_lines(chunk, path)
+
+
+def _parse_lines(data: bytes, path: Path) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for raw in data.split(b"\n"):
         if not raw.strip():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from seedance_widgets.api import GenerationRequest, SeedanceError, request_estimate_usd
 
-from . import adoption, cache, submitting, transfers, watching
+from . import adoption, cache, cancelling, limits, submitting, transfers, watching
 from .budget import Budget
 from .clock import Clock, SystemClock
 from .core import ClientFactory, Engine
@@ -24,6 +24,7 @@ from .errors import OutputFolderError
 from .images import prepare_images, split_inputs, stored_inputs, without_inputs
 from .job import Job
 from .policy import AdaptivePolicy, PollPolicy
+from .providers import check_request
 from .scheduler import MAX_WORKERS
 from .settings import Settings
 from .state import DryRun
@@ -85,6 +86,7 @@ class JobManager:
             hooks=watching.Watcher,
             max_workers=max_workers,
             max_concurrent_creates=max_concurrent_creates,
+            canceller=cancelling.cancel,
         )
         self._owner_lock = -1
         if self.read_only is None:
@@ -135,6 +137,19 @@ class JobManager:
         self._settings.time_scale_from_backend = value
 
     @property
+    def ark_max_queued(self) -> int:
+        """At most this many of this manager's jobs are queued at Ark at once (default 120, Ark's
+        per-account limit); the others wait their turn before their create is sent, and say so."""
+        return self._settings.ark_max_queued
+
+    @ark_max_queued.setter
+    def ark_max_queued(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"ark_max_queued must be a whole number of at least 1, not {value!r}")
+        self._settings.ark_max_queued = value
+        limits.admit_waiting(self._core)  # a higher limit lets waiting jobs go now
+
+    @property
     def budget_usd(self) -> float | None:
         """Session budget in USD (estimates); None = no limit."""
         return self._budget.limit_usd
@@ -165,7 +180,8 @@ class JobManager:
 
     @property
     def spent_usd(self) -> float:
-        """Estimated USD committed by creates this session (an estimate, not the bill)."""
+        """USD committed by creates this session: each task's real cost once its provider reported
+        it (Ark's token usage), else its estimate."""
         return round(self._budget.reserved_usd, 4)
 
     def __repr__(self) -> str:
@@ -180,10 +196,12 @@ class JobManager:
     # ---- jobs ------------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
         """Every job this manager knows, oldest first (including ones read from the ledger)."""
+        adoption.adopt_deferred(self._core)
         with self._core.lock:
             return [t.job for t in self._core.tracked.values()]
 
     def get(self, local_id: str) -> Job | None:
+        adoption.adopt_deferred(self._core, [local_id])
         with self._core.lock:
             return self._core.job(local_id)
 
@@ -221,8 +239,9 @@ class JobManager:
         if rerun or not cache.has_saved(self._core, request_hash):
             self._check_writable()  # a read-only folder serves saved videos only: refused here
             # HTTP may follow: make the client here, so a backend that cannot start (no key and
-            # no emulator) fails in the caller's thread with its own message.
-            _ = self.client
+            # no emulator) fails in the caller's thread with its own message; and what the
+            # provider cannot take is refused here, before anything is recorded or sent.
+            check_request(self.client, request)
         return submitting.submit(
             self._core, request, prepared, request_hash=request_hash, estimate=estimate, rerun=rerun
         )
@@ -273,6 +292,7 @@ class JobManager:
         if not isinstance(task_id, str) or not task_id.strip():
             raise ValueError("attach() takes a task id such as 'task_vid_...'")
         _ = self.client  # polls follow: make the client now (see submit)
+        adoption.adopt_deferred(self._core)  # a task the ledger knows is resumed, not attached twice
         return watching.attach(self._core, task_id.strip(), created_at=created_at, request=request)
 
     def resubmit(self, job: Job, *, confirm: bool = False) -> Job:
@@ -298,7 +318,10 @@ class JobManager:
         return new
 
     def cancel(self, job: Job) -> None:
-        """Stop watching ``job`` and record it; the task may still finish and be billed."""
+        """Cancel ``job``: on Ark a queued task is cancelled there (not billed) and a running one
+        keeps being watched (a second cancel stops watching); on ToAPIs, which has no cancel, the
+        job stops being watched and the task may still finish and be billed.
+        ``job.snapshot().cancel_outcome`` says which happened."""
         self._core.cancel(job)
 
     def _check_writable(self) -> None:

@@ -11,10 +11,13 @@ its key computed again here, so an old folder's videos answer the same request a
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
+import gc
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,10 @@ class LedgerJob:
 
     local_id: str
     request_hash: str | None = None
-    request: GenerationRequest | None = None
+    #: The request as built so far; see the ``request`` property.
+    built_request: GenerationRequest | None = None
+    #: Requests read but not built yet, oldest first: (value as written, neutral form?).
+    raw_requests: list[tuple[Any, bool]] | None = None
     images: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     state: str = JobState.INTENT
     task_id: str | None = None
@@ -61,6 +67,39 @@ class LedgerJob:
     last_frame: Path | None = None
     #: True while ``request_hash`` is a version-1 hash (of the body): computed again after the fold.
     old_hash: bool = False
+    #: The provider its task lives at (``toapis``/``ark``; None: an earlier release's, ToAPIs).
+    protocol: str | None = None
+    #: The provider's real bill of the finished task (tokens, and USD from the token price).
+    usage_tokens: int | None = None
+    cost_usd: float | None = None
+    #: What the last cancel did (see ``JobSnapshot.cancel_outcome``).
+    cancel_outcome: str | None = None
+
+
+    @property
+    def request(self) -> GenerationRequest | None:
+        """What was asked: built (and validated) from the newest request read that still
+        validates, on first use. A folder of months holds thousands of jobs whose requests
+        nobody looks at when a manager opens it, so none is built before it is needed."""
+        raws = self.raw_requests
+        if raws:
+            self.raw_requests = None
+            for value, neutral in reversed(raws):
+                built = _request_from(value, neutral=neutral)
+                if built is not None:
+                    self.built_request = built
+                    break
+        return self.built_request
+
+    @request.setter
+    def request(self, value: GenerationRequest | None) -> None:
+        self.built_request = value
+        self.raw_requests = None
+
+    def take_request(self, value: Any, neutral: bool) -> None:
+        """A request read from a record (built later, when asked for; one that does not
+        validate leaves the one before)."""
+        self.raw_requests = [*(self.raw_requests or ()), (value, neutral)]
 
 
 def _version(rec: dict[str, Any]) -> int:
@@ -80,8 +119,12 @@ def _request_from(value: Any, *, neutral: bool) -> GenerationRequest | None:
         return None
 
 
+# The checks run for every field of every record (a long ledger: a million times), so each is
+# one call: a bool is an int to isinstance, hence the test of the exact type.
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and type(value) is not bool
 
 
 def _is_text(value: Any) -> bool:
@@ -89,7 +132,11 @@ def _is_text(value: Any) -> bool:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and type(value) is not bool
+
+
+def _is_percent(value: Any) -> bool:
+    return isinstance(value, int) and type(value) is not bool and 0 <= value <= 100
 
 
 def _is_path(value: Any) -> bool:
@@ -117,7 +164,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "sha256": _is_text,
     "seed": _is_int,
     "owner": _is_text,
-    "progress": lambda v: _is_int(v) and 0 <= v <= 100,
+    "progress": _is_percent,
     "cost_estimate": lambda v: _is_number(v) and v >= 0,
     "path": _is_path,
     "state": lambda v: v in ALL_STATES,
@@ -128,49 +175,88 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "client_business_id": _is_text,
     "last_frame_url": _is_text,
     "last_frame": _is_path,
+    "protocol": _is_text,
+    "usage_tokens": lambda v: _is_int(v) and v >= 0,
+    "cost_usd": lambda v: _is_number(v) and v >= 0,
+    "cancel_outcome": _is_text,
 }
-#: (job, field) pairs already reported: a job is folded again on each new record of it.
+#: (job, field) pairs already reported (the log says each once, however often a job is read).
 _reported: set[tuple[str, str]] = set()
 _MAX_REPORTED = 1000
 
+#: Fields a record sets on its job as they are, when present.
+_PLAIN_FIELDS = (
+    "task_id",
+    "error",
+    "error_code",
+    "video_url",
+    "expires_at",
+    "sha256",
+    "seed",
+    "owner",
+    "progress",
+    "state",
+    "finished_at",
+    "client_business_id",
+    "last_frame_url",
+    "protocol",
+    "usage_tokens",
+    "cancel_outcome",
+)
+#: Fields kept as floats, and paths (relative ones are under the output folder).
+_FLOAT_FIELDS = ("cost_estimate", "cost_usd")
+_PATH_FIELDS = ("path", "last_frame")
+#: What the fold does with each field, by name: set it as it is, as a float, as a path, or keep
+#: it for the steps after the fields (the record's time, the request, the images).
+_PLAIN, _FLOAT, _PATH, _AT, _REQUEST, _BODY, _IMAGES, _CHECK_ONLY = range(8)
+_ACTIONS: dict[str, int] = {
+    **dict.fromkeys(_PLAIN_FIELDS, _PLAIN),
+    **dict.fromkeys(_FLOAT_FIELDS, _FLOAT),
+    **dict.fromkeys(_PATH_FIELDS, _PATH),
+    "at": _AT,
+    "request": _REQUEST,
+    "body": _BODY,
+    "images": _IMAGES,
+}
+#: A record's fields, in its order, with their check and action: one plan per shape of record
+#: (a ledger has a few dozen shapes), so a record costs one pass and no lookups by name.
+_Plan = tuple[tuple[str, "Callable[[Any], bool] | None", int], ...]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_MAX_PLANS = 4096
 
-def _clean(rec: dict[str, Any], local_id: str) -> dict[str, Any]:
-    """The record without fields of the wrong type (each reported once per job and field)."""
-    clean: dict[str, Any] = {}
-    bad: list[str] = []
-    for name, value in rec.items():
-        check = _FIELD_CHECKS.get(name)
-        if value is None or check is None or check(value):
-            clean[name] = value
-        else:
-            bad.append(name)
-    fresh = [name for name in bad if (local_id, name) not in _reported]
-    if fresh:
-        if len(_reported) < _MAX_REPORTED:
-            _reported.update((local_id, name) for name in fresh)
-        shown = ", ".join(f"{name}={rec[name]!r:.40}" for name in fresh)
-        log.warning("ledger: a record of job %s has field(s) of the wrong type, skipped: %s", local_id, shown)
-    return clean
+
+def _plan(keys: tuple[str, ...]) -> _Plan:
+    plan = _PLANS.get(keys)
+    if plan is None:
+        plan = tuple(
+            (name, _FIELD_CHECKS.get(name), _ACTIONS.get(name, _CHECK_ONLY))
+            for name in keys
+            if name in _FIELD_CHECKS or name in _ACTIONS
+        )
+        if len(_PLANS) < _MAX_PLANS:
+            _PLANS[keys] = plan
+    return plan
 
 
-def fold(records: list[dict[str, Any]], root: Path) -> tuple[dict[str, LedgerJob], dict[str, str]]:
+def fold(records: Iterable[dict[str, Any]], root: Path) -> tuple[dict[str, LedgerJob], dict[str, str]]:
     """Jobs by local id (in first-seen order) and uploaded image URLs by sha256.
 
     Never raises: a field of the wrong type is skipped (logged once), and a record that cannot
     be used at all is skipped with a log, so a damaged ledger still opens.
     """
-    jobs: dict[str, LedgerJob] = {}
-    uploads: dict[str, str] = {}
-    for rec in records:
-        if not isinstance(rec, dict):
-            continue
-        try:
-            _fold_one(rec, root, jobs, uploads)
-        except Exception:
-            log.exception("ledger: a record could not be read and was skipped: %.200r", rec)
-    for job in jobs.values():
-        _rekey(job)
-    return jobs, uploads
+    view = LedgerView(root)
+    uploads = view.absorb(records)
+    return view.jobs, uploads
+
+
+def _report(local_id: str, rec: dict[str, Any], bad: list[str]) -> None:
+    fresh = [name for name in bad if (local_id, name) not in _reported]
+    if not fresh:
+        return
+    if len(_reported) < _MAX_REPORTED:
+        _reported.update((local_id, name) for name in fresh)
+    shown = ", ".join(f"{name}={rec[name]!r:.40}" for name in fresh)
+    log.warning("ledger: a record of job %s has field(s) of the wrong type, skipped: %s", local_id, shown)
 
 
 def _rekey(job: LedgerJob) -> None:
@@ -192,74 +278,55 @@ def _rekey(job: LedgerJob) -> None:
     job.old_hash = False
 
 
-def _fold_one(rec: dict[str, Any], root: Path, jobs: dict[str, LedgerJob], uploads: dict[str, str]) -> None:
-    event = rec.get("event")
-    if event == "uploaded":
-        if isinstance(rec.get("sha256"), str) and isinstance(rec.get("url"), str):
-            uploads[rec["sha256"]] = rec["url"]
-        return
-    local_id = rec.get("job")
-    if not isinstance(local_id, str) or not local_id:
-        return
-    rec = _clean(rec, local_id)
-    job = jobs.get(local_id)
-    if job is None:
-        job = jobs[local_id] = LedgerJob(local_id=local_id)
-    _take_request(job, rec)
-    _take_fields(job, rec, root)
-    _take_times(job, rec, event)
+def _fold_one(job: LedgerJob, rec: dict[str, Any], root: Path) -> None:
+    """Fold one record of ``job`` in: what it says now, what it asked, and when.
+
+    One pass over the record's own fields, each checked against ``_FIELD_CHECKS``: a value of
+    the wrong type is skipped (logged once) and the rest of the record still counts."""
+    bad: list[str] = []
+    kept: dict[int, Any] = {}
+    for name, check, action in _plan(tuple(rec)):
+        value = rec[name]
+        if value is None:
+            continue
+        if check is not None and not check(value):
+            bad.append(name)
+        elif action == _PLAIN:
+            setattr(job, name, value)
+        elif action > _PATH:
+            kept[action] = value
+        elif action == _FLOAT:
+            setattr(job, name, float(value))
+        elif action == _PATH and value:
+            path = Path(value)
+            setattr(job, name, path if path.is_absolute() else root / path)
+    if bad:
+        _report(job.local_id, rec, bad)
+    at = kept.pop(_AT, None)
+    if kept or "request_hash" in rec:
+        _take_request(job, rec, kept, bad)
+    _take_times(job, rec, at)
 
 
-def _take_request(job: LedgerJob, rec: dict[str, Any]) -> None:
-    """What was asked: the request's hash, the request itself, its images."""
+def _take_request(job: LedgerJob, rec: dict[str, Any], kept: dict[int, Any], bad: list[str]) -> None:
+    """What was asked: the request's hash, the request itself (built when asked for), its images."""
     neutral = _version(rec) >= 2
-    if rec.get("request_hash"):
+    if rec.get("request_hash") and "request_hash" not in bad:
         job.request_hash = rec["request_hash"]
         job.old_hash = not neutral
-    if "request" in rec:
-        job.request = _request_from(rec["request"], neutral=neutral) or job.request
-    if "body" in rec and not neutral:
+    if _REQUEST in kept:
+        job.take_request(kept[_REQUEST], neutral)
+    if _BODY in kept and not neutral:
         # The exact body sent (images as uploaded URLs) supersedes the intent's request. A
         # version-2 record has the request sent under "request"; its body is for people only.
-        job.request = _request_from(rec["body"], neutral=False) or job.request
-    if isinstance(rec.get("images"), list):
-        job.images = [i for i in rec["images"] if _is_image(i)]
+        job.take_request(kept[_BODY], False)
+    if _IMAGES in kept:
+        job.images = [i for i in kept[_IMAGES] if _is_image(i)]
 
 
-#: Fields a record sets on its job as they are, when present.
-_PLAIN_FIELDS = (
-    "task_id",
-    "error",
-    "error_code",
-    "video_url",
-    "expires_at",
-    "sha256",
-    "seed",
-    "owner",
-    "progress",
-    "state",
-    "finished_at",
-    "client_business_id",
-    "last_frame_url",
-)
-
-
-def _take_fields(job: LedgerJob, rec: dict[str, Any], root: Path) -> None:
-    """What the record says about the job now (fields already checked by ``_clean``)."""
-    for name in _PLAIN_FIELDS:
-        if rec.get(name) is not None:
-            setattr(job, name, rec[name])
-    if rec.get("cost_estimate") is not None:
-        job.cost_estimate = float(rec["cost_estimate"])
-    for name in ("path", "last_frame"):
-        if rec.get(name):
-            path = Path(rec[name])
-            setattr(job, name, path if path.is_absolute() else root / path)
-
-
-def _take_times(job: LedgerJob, rec: dict[str, Any], event: Any) -> None:
+def _take_times(job: LedgerJob, rec: dict[str, Any], at: Any) -> None:
     """When it was asked, created, and started running (the record's own time)."""
-    at = rec.get("at")
+    event = rec.get("event")
     if event == "intent":
         job.submitted_at = at
     elif event in ("created", "attached"):
@@ -270,42 +337,72 @@ def _take_times(job: LedgerJob, rec: dict[str, Any], event: Any) -> None:
         job.started_at = at
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a ledger is folded: the records and jobs it makes are
+    not garbage, and a 100,000-record ledger would otherwise trigger full collections that cost
+    more than reading it. Reference counting still frees what is dropped."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclasses.dataclass
 class LedgerView:
     """Every job of the ledger as folded so far, grown by the tail each time it is read.
 
-    ``offset`` is the byte offset already read. Jobs are re-folded from all their records
-    whenever a new one arrives, so the folding rules stay those of :func:`restore.fold`.
+    ``offset`` is the byte offset already read. Each new record is folded onto its job's state
+    so far (the fold is a left fold, so this is the same as folding all of the job's records
+    again), and only the folded jobs are kept, not the records. A job a new record touches is
+    replaced by a copy, so a ``LedgerJob`` handed out earlier never changes under its reader.
     Mutated only under the ledger's exclusive lock (see ``Engine.refresh``).
     """
 
     root: Path
     offset: int = 0
     jobs: dict[str, LedgerJob] = dataclasses.field(default_factory=dict)
-    _records: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     _by_hash: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: The local ids the ledger held when the manager opened it, in order, and those of them
+    #: finished and not adopted yet (see ``adoption.restore_all``).
+    opened: list[str] = dataclasses.field(default_factory=list)
+    deferred: dict[str, None] = dataclasses.field(default_factory=dict)
 
-    def absorb(self, records: list[dict[str, Any]]) -> dict[str, str]:
+    def absorb(self, records: Iterable[dict[str, Any]]) -> dict[str, str]:
         """Fold new records in; returns the uploaded image URLs they name (by sha256)."""
-        touched: dict[str, None] = {}
+        touched: dict[str, str | None] = {}  # local id -> its request hash before
         uploads: dict[str, str] = {}
-        for record in records:
-            if record.get("event") == "uploaded":
-                if isinstance(record.get("sha256"), str) and isinstance(record.get("url"), str):
-                    uploads[record["sha256"]] = record["url"]
-                continue
-            local_id = record.get("job")
-            if isinstance(local_id, str):
-                self._records.setdefault(local_id, []).append(record)
-                touched[local_id] = None
-        for local_id in touched:
-            entry = fold(self._records[local_id], self.root)[0].get(local_id)
-            if entry is None:
-                continue
-            before = self.jobs.get(local_id)
-            self.jobs[local_id] = entry
-            if entry.request_hash and (before is None or before.request_hash != entry.request_hash):
-                self._by_hash.setdefault(entry.request_hash, []).append(local_id)
+        jobs = self.jobs
+        with _collector_paused():
+            for record in records:
+                if not isinstance(record, dict):
+                    continue
+                if record.get("event") == "uploaded":
+                    if isinstance(record.get("sha256"), str) and isinstance(record.get("url"), str):
+                        uploads[record["sha256"]] = record["url"]
+                    continue
+                local_id = record.get("job")
+                if not isinstance(local_id, str) or not local_id:
+                    continue
+                job = jobs.get(local_id)
+                if job is None:
+                    job = jobs[local_id] = LedgerJob(local_id=local_id)
+                    touched[local_id] = None
+                elif local_id not in touched:
+                    touched[local_id] = job.request_hash
+                    job = jobs[local_id] = copy.copy(job)
+                try:
+                    _fold_one(job, record, self.root)
+                except Exception:
+                    log.exception("ledger: a record could not be read and was skipped: %.200r", record)
+            for local_id, before in touched.items():
+                job = jobs[local_id]
+                _rekey(job)
+                if job.request_hash and job.request_hash != before:
+                    self._by_hash.setdefault(job.request_hash, []).append(local_id)
         return uploads
 
     def with_hash(self, request_hash: str) -> list[LedgerJob]:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .clock import Clock
+from .pacing import QUERY, Pacer
 from .settings import Settings
 
 log = logging.getLogger("seedance_widgets.engine")
@@ -102,6 +103,9 @@ class Scheduler:
         self._backoff_wall = 0.0
         self._backoff_asked: float | None = None
         self._rate_limit_streak = 0
+        #: The account's pace from the gateway's X-RateLimit-* replies (the engine gives it a source).
+        self.pacer = Pacer()
+        self.pacer.on_release = self._poke
         self._thread = threading.Thread(target=self._loop, name="seedance-scheduler", daemon=True)
         self._thread.start()
 
@@ -127,9 +131,11 @@ class Scheduler:
                 continue
             _, _, local_id, generation = entry
             work = self._hooks.poll_work(local_id, generation)
-            if work is not None:
+            if work is None:
+                self.pacer.release(QUERY)
+            else:
                 # The GET runs in the pool, so one slow reply never delays the other jobs' polls.
-                self.run_in_pool(work, POLL)
+                self.run_in_pool(_then_release(work, self.pacer), POLL)
 
     def _next_due(self) -> tuple[_Entry | None, list[str], bool]:
         """Wait for the next thing to do: a poll that is due (popped from the heap), jobs past
@@ -142,11 +148,17 @@ class Scheduler:
                     self._rate_notice = False
                     return None, [], True
                 head = self._heap[0][0] if self._heap else None
+                pace = 0.0
                 if head is not None and max(head, self.backoff_until) <= now:
-                    return heapq.heappop(self._heap), [], False
+                    # Due: it goes when the account's query budget has room (pacing.py).
+                    pace = self.pacer.try_take(QUERY)
+                    if pace <= 0:
+                        return heapq.heappop(self._heap), [], False
                 overdue, wait = self._wait_or_overdue(head, now)
                 if overdue:
                     return None, overdue, False
+                if pace > 0:
+                    wait = pace if wait is None or wait <= 0 else min(wait, pace)
                 self.clock.wait(self._wake, None if wait is None else min(max(wait, 0.001), _LONGEST_WAIT))
         return None, [], False
 
@@ -219,6 +231,11 @@ class Scheduler:
             while self._deferred and not self.stopped.is_set():
                 self._work.put(self._deferred.popleft())
 
+    def _poke(self) -> None:
+        """A paced call ended: the loop looks at the budget again."""
+        with self._wake:
+            self._wake.notify_all()
+
     def sleep(self, seconds: float) -> bool:
         """Wait ``seconds`` unless shutting down; True when it is time to stop."""
         return self.clock.sleep(self.stopped, seconds)
@@ -285,3 +302,15 @@ class Scheduler:
     def reconnect_wait(self, failures: int) -> float:
         """Seconds to wait after ``failures`` network faults in a row (doubling, capped)."""
         return self._settings.ours(min(MAX_RECONNECT_WAIT, 1.0 * 2 ** min(failures - 1, 6)))
+
+
+def _then_release(work: Work, pacer: Pacer) -> Work:
+    """``work`` (one poll), then its place in the query budget is given back."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            pacer.release(QUERY)
+
+    return run

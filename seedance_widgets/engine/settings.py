@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .policy import PollPolicy
+from .providers import ARK_MAX_QUEUED
 
 
 @dataclasses.dataclass
@@ -18,6 +19,8 @@ class Settings:
     time_scale: float = 1.0
     #: When True, ``time_scale`` follows the built-in emulator's speed once it is started.
     time_scale_from_backend: bool = False
+    #: At most this many of our jobs queued at Ark at once (its per-account limit); more wait.
+    ark_max_queued: int = ARK_MAX_QUEUED
 
     def ours(self, gateway_seconds: float) -> float:
         """Gateway seconds as seconds of this process's clock (divided by the time scale)."""

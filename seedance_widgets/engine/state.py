@@ -106,6 +106,16 @@ class JobSnapshot:
     at: float = dataclasses.field(default_factory=time.time)
     #: The clip's last frame saved beside the video (when the request asked for it), else None.
     last_frame: Path | None = None
+    #: The provider's real bill of the finished task, in tokens (Ark's ``usage.completion_tokens``;
+    #: None: not reported), and that bill in USD from the catalogue's token price (None: no
+    #: token price known). Shown beside ``cost_estimate``, never instead of it.
+    usage_tokens: int | None = None
+    cost_usd: float | None = None
+    #: What the last ``cancel()`` did: ``"cancelled"`` (the provider cancelled the queued task: not
+    #: billed), ``"not_cancellable"`` (running: still watched), ``"stopped_watching"`` (no cancel at
+    #: the provider: the task may still be billed), ``"not_sent"`` (nothing was created), or
+    #: ``"cancel_failed"`` (the provider could not be asked: still watched). None: never cancelled.
+    cancel_outcome: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -132,6 +142,9 @@ class JobSnapshot:
             parts.append("from cache")
         if self.state == JobState.DONE and self.path is not None:
             parts.append(str(self.path))
+        if self.usage_tokens is not None:
+            cost = "" if self.cost_usd is None else f" (${self.cost_usd:.2f})"
+            parts.append(f"billed {self.usage_tokens} tokens{cost}")
         if self.error:
             parts.append(self.error)
         return " · ".join(parts)

@@ -3,10 +3,12 @@ its rooms share."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +48,10 @@ IN_PROGRESS = frozenset(
 LEDGER_WRITE_FAILED = "ledger_write_failed"
 #: ``error_code`` of a job still at work while the account waits out a 429.
 RATE_LIMITED = "rate_limited"
+#: ``error_code`` of a job waiting for a place in the provider's queue (see limits.py).
+WAITING_FOR_QUEUE = "waiting_for_queue"
+#: ``error_code`` of a job whose task runs and could not be cancelled (still watched).
+NOT_CANCELLABLE = "not_cancellable"
 
 
 @dataclasses.dataclass
@@ -103,10 +109,29 @@ class Tracked:
     sent_at: float | None = None
     #: Where the task's last frame can be fetched (when its request asked for it).
     last_frame_url: str | None = None
+    #: The provider the job's task lives at (``toapis``/``ark``), once known (client or ledger).
+    protocol: str | None = None
+    #: Set when the provider refused to cancel the running task: the note the job shows while it
+    #: is still watched; the next cancel() stops watching.
+    cancel_note: str | None = None
+    #: Set while the job waits for a place in the provider's queue (see limits.py): what it shows.
+    queue_note: str | None = None
 
     def image_records(self) -> list[dict[str, str | None]] | None:
         """The images as the ledger keeps them (None when there are none)."""
         return [{"role": i.role, "url": i.url, "sha256": i.sha256} for i in self.images] or None
+
+
+@dataclasses.dataclass
+class QueueLimit:
+    """The places taken in the provider's queue (by local id) and the jobs waiting for one, with
+    what starts each (see limits.py)."""
+
+    lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
+    holders: set[str] = dataclasses.field(default_factory=set)
+    waiting: collections.deque[tuple[Tracked, Callable[[], None]]] = dataclasses.field(
+        default_factory=collections.deque
+    )
 
 
 def new_local_id() -> str:

@@ -127,6 +127,8 @@ def start_download(
         last_frame_url=tracked.last_frame_url,
         seed=common.get("seed"),
         progress=100,
+        usage_tokens=common.get("usage_tokens"),
+        cost_usd=common.get("cost_usd"),
     )
     applied = job._update(
         when=POLLED_STATES,
@@ -181,6 +183,8 @@ def download(core: Engine, tracked: Tracked) -> None:
         last_frame=str(last_frame.relative_to(core.store.root)) if last_frame else None,
         request_hash=snap.request_hash,
         finished_at=round(now, 3),
+        usage_tokens=snap.usage_tokens,
+        cost_usd=snap.cost_usd,
         **note,
     )
     job._update(

@@ -25,12 +25,13 @@ from seedance_widgets.api import (
     ValidationError,
     request_estimate_usd,
 )
-from seedance_widgets.api.protocols import toapis
+from seedance_widgets.api.models import CANCELLED, EXPIRED
 
 from . import follow
 from .core import Engine
 from .job import Job
 from .policy import PollSample
+from .providers import ARK, name_of, provider_of, real_cost
 from .scheduler import Work
 from .state import POLLED_STATES, JobSnapshot, JobState
 from .tracked import Tracked, new_local_id
@@ -101,9 +102,9 @@ def poll(core: Engine, tracked: Tracked) -> None:
 
 
 def past_deadline(core: Engine, tracked: Tracked) -> bool:
-    """Whether the job has been watched longer than the deadline (gateway seconds)."""
+    """Whether the job has been watched longer than its deadline (gateway seconds)."""
     watched = (core.clock.time() - tracked.watch_since) * core.settings.time_scale
-    return watched > core.settings.deadline_s
+    return watched > core.deadline_for(tracked)
 
 
 def _ask(core: Engine, tracked: Tracked, snap: JobSnapshot, generation: int) -> Task | None:
@@ -157,9 +158,13 @@ def _progress(core: Engine, tracked: Tracked, snap: JobSnapshot, task: Task, gen
     }
     if task.seed is not None:
         common["seed"] = task.seed
+    common.update(_bill(core, tracked, task))
     if task.status == COMPLETED:
         tracked.last_frame_url = task.last_frame_url or tracked.last_frame_url
         start_download(core, tracked, task.video_url, task.expires_at, common)
+        return
+    if task.is_final and task.status in (CANCELLED, EXPIRED):
+        _ended_at_provider(core, tracked, task, common)
         return
     if task.status == FAILED:
         message = task.error_message or "the gateway reports the task failed (no reason given)"
@@ -179,8 +184,37 @@ def _progress(core: Engine, tracked: Tracked, snap: JobSnapshot, task: Task, gen
     if job._update(when=POLLED_STATES, state=state, **common, **core.live_notice(job.local_id)) is None:
         return  # cancelled or ended meanwhile
     delay = settings.ours(settings.poll_policy.next_delay(tracked.samples))
-    remaining = settings.ours(settings.deadline_s) - (now - tracked.watch_since)
+    remaining = settings.ours(core.deadline_for(tracked)) - (now - tracked.watch_since)
     core.schedule(tracked, max(0.0, min(delay, remaining + 0.01)), generation)
+
+
+def _bill(core: Engine, tracked: Tracked, task: Task) -> dict[str, Any]:
+    """The task's real bill once the provider reports it (tokens, and USD from the catalogue's
+    token price, flex aware); the budget counts it from now on instead of the estimate."""
+    tokens = task.usage_tokens
+    if tokens is None:
+        return {}
+    # Token prices are Ark's: a gateway reporting tokens bills by its own list price.
+    cost = real_cost(tracked.job.request, tokens) if core.protocol_of(tracked) == ARK else None
+    core.settle_cost(tracked, cost)
+    return {"usage_tokens": tokens, "cost_usd": cost}
+
+
+def _ended_at_provider(core: Engine, tracked: Tracked, task: Task, common: dict[str, Any]) -> None:
+    """The provider ended the task before it ran: cancelled (by someone) or expired unrun."""
+    where = name_of(core.protocol_of(tracked))
+    billed = "not billed" if not common.get("usage_tokens") else f"billed {common['usage_tokens']} tokens"
+    if task.status == EXPIRED:
+        error = (
+            f"task {task.id} expired unrun at {where}: it was still queued when its execution window "
+            f"(execution_expires_after) ran out, so it was {billed}. Submit it again to generate."
+        )
+        core.finish(tracked, JobState.EXPIRED, error=error, error_code="task_expired", **common)
+        return
+    error = f"task {task.id} was cancelled at {where} before it ran ({billed})"
+    core.finish(
+        tracked, JobState.CANCELLED, error=error, error_code="cancelled", cancel_outcome="cancelled", **common
+    )
 
 
 def _poll_failed(core: Engine, tracked: Tracked, err: Exception, polls: int, generation: int) -> None:
@@ -198,7 +232,7 @@ def timed_out(core: Engine, tracked: Tracked) -> None:
         tracked,
         JobState.TIMED_OUT,
         error=(
-            f"no result after {core.settings.deadline_s / 60:g} minutes; stopped watching. Task {task_id} "
+            f"no result after {core.deadline_for(tracked) / 60:g} minutes; stopped watching. Task {task_id} "
             f"may still finish: seedance_widgets.attach({task_id!r}) watches it again."
         ),
         error_code="timed_out",
@@ -229,6 +263,7 @@ def attach(core: Engine, task_id: str, *, created_at: float | None, request: Gen
             resume(core, known)
         return known.job
     now = core.clock.time()
+    client = core.client
     with core.lock:
         snap = JobSnapshot(
             local_id=new_local_id(),
@@ -238,14 +273,14 @@ def attach(core: Engine, task_id: str, *, created_at: float | None, request: Gen
             submitted_at=created_at or now,
             cost_estimate=request_estimate_usd(request) if request is not None else 0.0,
         )
-        tracked = core.new_job(snap, same_request=False, created_at=created_at or now)
+        tracked = core.new_job(snap, same_request=False, created_at=created_at or now, client=client)
     core.record(
         "attached",
         job=snap.local_id,
         task_id=task_id,
         state=JobState.QUEUED,
         request=request.to_dict() if request is not None else None,
-        protocol=toapis.NAME if request is not None else None,
+        protocol=provider_of(client),
     )
     first = 0.0
     if created_at is not None:

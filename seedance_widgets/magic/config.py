@@ -2,8 +2,8 @@
 
 Set them with ``%config Seedance.duration = 8`` in a notebook, or with
 ``c.Seedance.output_dir = "videos"`` in ``ipython_config.py``. The API key is
-deliberately NOT a setting: it lives only in the ``TOAPIS_API_KEY`` environment
-variable, so it can never end up in a config file, ``%config`` output or a notebook.
+deliberately NOT a setting: it lives only in the ``TOAPIS_API_KEY`` (or ``ARK_API_KEY``)
+environment variable, so it can never end up in a config file, ``%config`` output or a notebook.
 
 Request defaults are checked against the catalogue's spec of ``Seedance.model`` (the one place
 limits live), with the request's own words: ``%config Seedance.resolution = '1080p'`` is refused
@@ -21,6 +21,10 @@ from traitlets.config import Configurable
 from seedance_widgets.api import GenerationRequest, ValidationError, catalog
 
 POLL_POLICIES = ("adaptive", "baseline")
+#: Where jobs go when the environment does not decide (both keys set, or none: the emulator's side).
+PROVIDERS = ("toapis", "ark")
+#: Ark's regions (the catalogue's names; ``ARK_BASE_URL`` wins over this).
+ARK_REGIONS = ("volcengine", "bytepluses")
 #: Settings that become request fields, and the request field each one sets.
 REQUEST_DEFAULTS: dict[str, str] = {
     "duration": "duration",
@@ -61,6 +65,22 @@ class Seedance(Configurable):
         allow_none=True,
         help="Gateway URL. None: SEEDANCE_BASE_URL if set, else https://toapis.com with a key "
         "(TOAPIS_API_KEY), else the built-in emulator.",
+    ).tag(config=True)
+    provider = Enum(
+        PROVIDERS,
+        default_value=None,
+        allow_none=True,
+        help="Which provider new jobs use when both TOAPIS_API_KEY and ARK_API_KEY are set (or neither: "
+        "which side of the built-in emulator): 'toapis' (the ToAPIs gateway) or 'ark' (Volcengine / "
+        "BytePlus Ark). $SEEDANCE_PROVIDER wins over this; with one key set, that key's provider is used. "
+        "None: ToAPIs.",
+    ).tag(config=True)
+    region = Enum(
+        ARK_REGIONS,
+        default_value=None,
+        allow_none=True,
+        help="Ark's region: 'volcengine' (China, Beijing) or 'bytepluses' (BytePlus, Southeast Asia). "
+        "$ARK_REGION and $ARK_BASE_URL win over this. None: from ARK_BASE_URL, else volcengine.",
     ).tag(config=True)
     output_dir = Unicode(
         None,
@@ -183,4 +203,12 @@ class Seedance(Configurable):
 
     def engine_settings(self) -> tuple[Any, ...]:
         """The settings that shape a job manager (a change means another manager)."""
-        return (self.base_url, self.output_dir, self.poll_policy, self.budget_usd, self.time_scale)
+        return (
+            self.base_url,
+            self.output_dir,
+            self.poll_policy,
+            self.budget_usd,
+            self.time_scale,
+            self.provider,
+            self.region,
+        )

@@ -11,6 +11,7 @@ while the jobs already running keep the client they started with.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 if TYPE_CHECKING:
-    from seedance_widgets.engine import Job, JobManager
+    from seedance_widgets.api import SeedanceClient
+    from seedance_widgets.engine import Job, JobManager, JobSnapshot
 
     from .config import Seedance
 
@@ -38,16 +40,27 @@ def _alive(manager: JobManager) -> bool:
     return not manager.closed
 
 
+#: Environment variables that decide where jobs go (their values are compared; the keys only as set or not).
+_WHERE_VARIABLES = ("SEEDANCE_BASE_URL", "ARK_BASE_URL", "SEEDANCE_PROVIDER", "ARK_REGION")
+
+
+def _where(base_url: str | None, provider: str | None, region: str | None) -> tuple[Any, ...]:
+    """Where new jobs go, as far as it can change under a manager (the keys only as set / not set)."""
+    env = tuple(os.environ.get(name) for name in _WHERE_VARIABLES)
+    keys = tuple(bool(os.environ.get(name, "").strip()) for name in _KEY_VARIABLES)
+    return (base_url, provider, region, env, keys)
+
+
 def _engine_settings(settings: Seedance) -> tuple[Any, ...]:
     """What the magic's settings ask of a manager: (backend, poll policy, budget, time scale)."""
     # Where the environment points (not the key): a changed SEEDANCE_BASE_URL needs a new client.
-    backend = (settings.base_url, os.environ.get("SEEDANCE_BASE_URL"), key_is_set())
+    backend = _where(settings.base_url, settings.provider, settings.region)
     return (backend, settings.poll_policy, settings.budget_usd, settings.time_scale)
 
 
 def _untouched() -> tuple[Any, ...]:
     """The settings a manager is assumed to have when the magic first meets it."""
-    return ((None, os.environ.get("SEEDANCE_BASE_URL"), key_is_set()), "adaptive", None, None)
+    return (_where(None, None, None), "adaptive", None, None)
 
 
 def manager_for(settings: Seedance) -> JobManager:
@@ -59,6 +72,7 @@ def manager_for(settings: Seedance) -> JobManager:
     from seedance_widgets.backend import NoBackendError, has_key, missing_emulator_modules
     from seedance_widgets.engine.registry import folder_manager
 
+    _prefer(settings)
     if settings.base_url and not has_key():
         raise UsageError(
             f"Seedance.base_url is set to {settings.base_url}, but TOAPIS_API_KEY is not set: "
@@ -79,10 +93,27 @@ def manager_for(settings: Seedance) -> JobManager:
         return manager
 
 
+def _prefer(settings: Seedance) -> None:
+    """Hand ``%config Seedance.provider`` / ``.region`` to the backend (it decides where jobs go
+    when the environment does not)."""
+    from seedance_widgets import backend
+
+    set_preferences = getattr(backend, "set_preferences", None)
+    if set_preferences is not None:
+        set_preferences(provider=settings.provider, region=settings.region)
+
+
+def _client_for(base_url: str) -> SeedanceClient:
+    """A client of ``base_url``. Imported here: the HTTP stack (``requests``) loads only when a
+    session names a gateway, never for a re-run served from the cache (issue 16)."""
+    from seedance_widgets.api import SeedanceClient
+
+    return SeedanceClient(base_url=base_url)
+
+
 def _apply(manager: JobManager, settings: Seedance) -> None:
     """Give ``manager`` the settings that changed since they were last applied to it (caller
     holds ``_lock``). A manager met for the first time keeps what the settings leave at default."""
-    from seedance_widgets.api import SeedanceClient
     from seedance_widgets.engine import AdaptivePolicy, BaselinePolicy
     from seedance_widgets.engine.registry import apply_default_time_scale
 
@@ -91,7 +122,7 @@ def _apply(manager: JobManager, settings: Seedance) -> None:
     backend, policy, budget, scale = wanted
     if backend != before[0]:
         # New jobs only: each running job keeps the client it started with.
-        manager.use_client(SeedanceClient(base_url=settings.base_url) if settings.base_url else None)
+        manager.use_client(_client_for(settings.base_url) if settings.base_url else None)
     if policy != before[1]:
         manager.poll_policy = BaselinePolicy() if policy == "baseline" else AdaptivePolicy()
     if budget != before[2]:
@@ -128,9 +159,23 @@ def find_job(ident: str) -> Job | None:
     return None
 
 
+#: Each provider's key variable (only whether it is set is ever looked at here).
+_KEY_VARIABLES = ("TOAPIS_API_KEY", "ARK_API_KEY")
+
+
 def key_is_set() -> bool:
-    """Whether TOAPIS_API_KEY holds something (the value itself is never read here)."""
-    return bool(os.environ.get("TOAPIS_API_KEY", "").strip())
+    """Whether the chosen provider's key holds something (the value itself is never kept here)."""
+    from seedance_widgets.backend import has_key
+
+    return has_key()
+
+
+def provider() -> str:
+    """The provider new jobs use ("toapis" or "ark"), as the backend chooses it."""
+    from seedance_widgets import backend
+
+    chosen = getattr(backend, "chosen_provider", None)
+    return str(chosen()) if chosen is not None else "toapis"
 
 
 def shutdown_managers() -> None:
@@ -143,3 +188,95 @@ def shutdown_managers() -> None:
         _applied.clear()
     for manager in made:
         manager.shutdown()
+
+
+#: How long ``%seedance cancel`` waits for the provider's answer (Ark's DELETE has its own deadline).
+CANCEL_WAIT_SECONDS = 30.0
+
+
+def cancel_and_wait(job: Job, timeout: float = CANCEL_WAIT_SECONDS) -> JobSnapshot:
+    """Cancel ``job`` and return the snapshot that says what happened: the job final (cancelled,
+    or stopped watching), or a new cancel outcome while it is still watched (Ark: running, cannot
+    be cancelled). Waits on the job's observer, not on a clock; gives up after ``timeout``."""
+    before = job.snapshot()
+    decided = threading.Event()
+
+    def told(snap: JobSnapshot) -> None:
+        if _decided(before, snap):
+            decided.set()
+
+    unsubscribe = job.subscribe(told)
+    try:
+        job.cancel()
+        if not _decided(before, job.snapshot()):
+            decided.wait(timeout)
+    finally:
+        unsubscribe()
+    return job.snapshot()
+
+
+def _decided(before: JobSnapshot, snap: JobSnapshot) -> bool:
+    outcome = getattr(snap, "cancel_outcome", None)
+    return snap.is_final or (outcome is not None and snap.at > before.at)
+
+
+def remote_tasks(manager: JobManager, *, status: str | None, model: str | None, limit: int) -> Any:
+    """The account's recent tasks through ``manager``'s client: a ``python_api.RemoteTasks``."""
+    from seedance_widgets.python_api import remote_tasks as listing
+
+    return listing(status=status, model=model, limit=limit, manager=manager)
+
+
+@dataclasses.dataclass(frozen=True)
+class Where:
+    """Where new jobs go, in words for ``%seedance config``: never the key, only whether it is set."""
+
+    provider: str
+    provider_label: str
+    region: str | None
+    key_variable: str
+    key_text: str
+    url: str
+
+
+def where_jobs_go(settings: Seedance) -> Where:
+    """Provider, region, key (set / not set) and URL of new jobs, without starting the emulator."""
+    _prefer(settings)
+    chosen = provider()
+    ark = chosen == "ark"
+    variable = "ARK_API_KEY" if ark else "TOAPIS_API_KEY"
+    if not os.environ.get(variable, "").strip():
+        region = _preferred_region() if ark else None
+        url = "built-in emulator (started on first use)" + (", its Ark side (/api/v3)" if ark else "")
+        key_text = "not set: the built-in offline emulator is used (nothing billed)"
+    elif ark:
+        region, url = _ark_client_facts()
+        key_text = f"set (from {variable}; never shown)"
+    else:
+        region = None
+        url = (
+            settings.base_url
+            or os.environ.get("SEEDANCE_BASE_URL")
+            or "https://toapis.com (the real gateway)"
+        )
+        key_text = f"set (from {variable}; never shown)"
+    label = f"Ark ({region})" if ark else "ToAPIs"
+    return Where(chosen, label, region, variable, key_text, url)
+
+
+def _preferred_region() -> str:
+    from seedance_widgets import backend
+
+    chosen = getattr(backend, "chosen_region", None)
+    return str((chosen() if chosen is not None else None) or "volcengine")
+
+
+def _ark_client_facts() -> tuple[str, str]:
+    """Ark's region and URL as the client decides them (made, read and closed: nothing is sent)."""
+    from seedance_widgets import backend
+
+    client = backend.resolve_client()
+    try:
+        return str(getattr(client, "region", None) or "volcengine"), str(client.base_url)
+    finally:
+        client.close()

@@ -22,6 +22,7 @@ from .config import Seedance
 from .display import CellDisplays, SweepList, say
 from .parse import (
     EXPORT_USAGE,
+    FLEX_TIER,
     MagicCall,
     duration_type,
     model_type,
@@ -32,7 +33,7 @@ from .parse import (
     seed_type,
     seeds_type,
 )
-from .tables import JobTable, ModelTable, SettingsTable, estimate_text
+from .tables import JobTable, ModelTable, SettingsTable, TaskTable, estimate_text
 
 if TYPE_CHECKING:
     from seedance_widgets.engine import DryRun, Job, JobManager
@@ -97,8 +98,8 @@ class SeedanceMagics(Magics):
         "words",
         nargs="*",
         metavar="PROMPT | SUB-COMMAND",
-        help="The prompt (line magic), or one of: jobs, models, attach TASK_ID, cancel ID, config, "
-        "form, export NOTEBOOK.",
+        help="The prompt (line magic), or one of: jobs, tasks, models, attach TASK_ID, cancel ID, "
+        "config, form, export NOTEBOOK.",
     )
     @argument(
         "-m",
@@ -165,6 +166,12 @@ class SeedanceMagics(Magics):
         action="store_true",
         help=f"Let the model search the web ({_models_with(lambda s: s.web_search)}).",
     )
+    @argument(
+        "--flex",
+        action="store_true",
+        help="Ark's offline tier (service_tier=flex): about half price, may wait hours for a slot; "
+        "Ark only (refused on ToAPIs before anything is sent).",
+    )
     @argument("--wait", action="store_true", help="Block with a progress display until the video is ready.")
     @argument("--rerun", action="store_true", help="Make a new (paid) task even if this exact video exists.")
     @argument(
@@ -196,6 +203,7 @@ class SeedanceMagics(Magics):
             %seedance --model seedance-2 --resolution 1080p -d 15 a glacier calving at dawn
             %seedance --model doubao-seedance-2-0 --ref-video dance.mp4 the robot dances like this
             %seedance --model seedance-2 -d auto --return-last-frame a kite over the dunes
+            %seedance --flex a night train through snow   # Ark only: offline tier, half price
 
             %%seedance -d 12 --ratio 21:9
             A slow aerial shot over a misty pine forest at sunrise,
@@ -210,11 +218,15 @@ class SeedanceMagics(Magics):
 
         Sub-commands::
 
-            %seedance jobs              this kernel's and the output folder's jobs (a table)
+            %seedance jobs              this kernel's and the output folder's jobs, estimate and bill
+            %seedance tasks [--status S] [--model M] [--limit N]
+                                        the account's recent tasks (Ark only), to attach one
             %seedance models            every model: lengths, resolutions, ratios, references, price
-            %seedance attach TASK_ID    watch an existing task (e.g. one that timed out)
-            %seedance cancel ID         stop watching a job (local id or task id; it may still be billed)
-            %seedance config            the settings in effect (the API key only as set / not set)
+            %seedance attach TASK_ID    watch an existing task (e.g. one that timed out, or cgt-...)
+            %seedance cancel ID         cancel a job (local id or task id): on Ark a queued task is
+                                        cancelled and not billed; a running one cannot be (say it
+                                        again to stop watching); ToAPIs has no cancel: stop watching
+            %seedance config            the settings in effect: provider, region (never the API key)
             %seedance form              the interactive form
             %seedance export NB.ipynb [--embed] [--out PAGE.html]
                                         the saved notebook as an HTML page that plays its videos
@@ -226,9 +238,11 @@ class SeedanceMagics(Magics):
         ``%config Seedance.output_dir = 'videos'``, ``%config Seedance.budget_usd = 2.0``,
         ``%config Seedance.poll_policy = 'baseline'``, ``%config Seedance.embed = True``.
 
-        Key: set the environment variable TOAPIS_API_KEY (it is never shown or saved).
-        Without it the built-in offline emulator is used: synthetic clips, nothing billed.
-        Costs shown are ESTIMATES from a published list price.
+        Key: set the environment variable TOAPIS_API_KEY (the ToAPIs gateway) or ARK_API_KEY
+        (Volcengine / BytePlus Ark; ARK_BASE_URL, %config Seedance.region); with both, pick with
+        %config Seedance.provider. Keys are never shown or saved. Without one the built-in offline
+        emulator is used: synthetic clips, nothing billed. Costs shown before a job ends are
+        ESTIMATES from a published list price; on Ark the bill (tokens) is shown beside them.
         """
         call = parse_call(line, cell, self.seedance.parser, self.settings.defaults(), Path.cwd())
         return getattr(self, f"_do_{call.command}")(call)
@@ -318,6 +332,8 @@ class SeedanceMagics(Magics):
         from seedance_widgets.engine import Job
 
         manager = self._manager()
+        if call.flex:
+            self._check_flex(manager)
         requests = self._requests(call)
         images = self._images(call)
         if call.is_sweep:
@@ -351,6 +367,17 @@ class SeedanceMagics(Magics):
         if call.wait and jobs:
             self._wait(jobs)
         return value
+
+    @staticmethod
+    def _check_flex(manager: JobManager) -> None:
+        """``--flex`` is Ark's tier: refuse it on ToAPIs here, before anything is sent."""
+        provider = getattr(manager.client, "provider", "toapis")
+        if provider != "ark":
+            raise UsageError(
+                f"--flex (service_tier={FLEX_TIER}) is Ark's offline tier, but jobs go to ToAPIs, which has "
+                "no flex tier. Nothing was sent. Drop --flex, or use Ark: set ARK_API_KEY (with both keys "
+                "set: %config Seedance.provider = 'ark')."
+            )
 
     def _wait(self, jobs: list[Job]) -> None:
         """Block until every job is final; the JobViews show the progress (text in a terminal)."""
@@ -397,6 +424,10 @@ class SeedanceMagics(Magics):
         return job
 
     def _do_cancel(self, call: MagicCall) -> None:
+        """Cancel a job and say which outcome happened: cancelled (not billed), running (cannot be
+        cancelled, still watched), or stopped watching."""
+        from seedance_widgets.widgets._display import cancel_text
+
         assert call.argument is not None
         self._manager()
         job = link.find_job(call.argument)
@@ -404,10 +435,31 @@ class SeedanceMagics(Magics):
             raise UsageError(f"no job with id or task id {call.argument!r}; %seedance jobs lists them")
         snap = job.snapshot()
         if snap.is_final:
-            say(f"Job {snap.local_id} is already {snap.state}: nothing to cancel.")
+            done = f" ({cancel_text(snap)})" if cancel_text(snap) else ""
+            say(f"Job {snap.local_id} is already {snap.state}{done}: nothing to cancel.")
             return
-        job.cancel()
-        say(f"Job {snap.local_id}: {job.snapshot().error or 'cancelled'}")
+        after = link.cancel_and_wait(job)
+        say(f"Job {snap.local_id}: {cancel_text(after) or after.error or after.status_line()}")
+
+    def _do_tasks(self, call: MagicCall) -> TaskTable:
+        """The account's recent tasks (Ark lists them; the ToAPIs gateway cannot)."""
+        manager = self._manager()
+        client = manager.client
+        if not getattr(client, "can_list", False):
+            raise UsageError(
+                "the ToAPIs gateway has no task list: it cannot show an account's tasks. "
+                "%seedance jobs lists this kernel's and the output folder's jobs; %seedance attach TASK_ID "
+                "watches a task whose id you have. Ark lists tasks: set ARK_API_KEY to use it."
+            )
+        self._maybe_notice()
+        tasks = link.remote_tasks(manager, status=call.status, model=call.task_model, limit=call.limit)
+
+        def attach(which: int | str) -> Job:
+            job: Job = tasks.attach(which)  # with the task's creation time, from the list
+            self.displays.show_job(job, embed=self.settings.embed, manager=manager)
+            return job
+
+        return TaskTable.build(tasks, attach=attach)
 
     def _do_config(self, call: MagicCall) -> SettingsTable:
         from seedance_widgets.engine.store import resolve_output_dir
@@ -421,15 +473,25 @@ class SeedanceMagics(Magics):
                     "help": trait.help,
                 }
             )
-        if link.key_is_set():
-            key_text = "set (from TOAPIS_API_KEY; never shown)"
-            backend = self.settings.base_url or _env_base_url() or "https://toapis.com (the real gateway)"
-        else:
-            key_text = "not set: the built-in offline emulator is used (nothing billed)"
-            backend = "built-in emulator (started on first use)"
+        where = link.where_jobs_go(self.settings)
         rows += [
-            {"setting": "API key", "value": key_text, "help": "Set the TOAPIS_API_KEY environment variable."},
-            {"setting": "backend", "value": backend, "help": "Where requests go."},
+            {
+                "setting": "provider",
+                "value": where.provider_label,
+                "help": "ToAPIs or Ark: the key that is set decides; with both, %config Seedance.provider "
+                "or $SEEDANCE_PROVIDER.",
+            },
+            {
+                "setting": "region",
+                "value": where.region or "(ToAPIs has no region)",
+                "help": "Ark's region: %config Seedance.region, $ARK_REGION or the ARK_BASE_URL.",
+            },
+            {
+                "setting": "API key",
+                "value": where.key_text,
+                "help": f"Set the {where.key_variable} environment variable.",
+            },
+            {"setting": "backend", "value": where.url, "help": "Where requests go."},
             {
                 "setting": "output folder",
                 "value": str(resolve_output_dir(self.settings.output_dir)),
@@ -481,9 +543,3 @@ class SeedanceMagics(Magics):
         """The notebook this kernel was started for (Jupyter server sets ``__session__``)."""
         session = self.shell.user_ns.get("__session__") if self.shell is not None else None
         return session if isinstance(session, str) and session.endswith(".ipynb") else None
-
-
-def _env_base_url() -> str | None:
-    import os
-
-    return os.environ.get("SEEDANCE_BASE_URL") or None

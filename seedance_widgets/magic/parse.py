@@ -45,8 +45,23 @@ SUBCOMMANDS: dict[str, int] = {
     "config": 0,
     "form": 0,
     "export": 1,
+    "tasks": 0,
 }
 EXPORT_USAGE = "%seedance export NOTEBOOK.ipynb [--embed] [--out PAGE.html]"
+TASKS_USAGE = "%seedance tasks [--status S] [--model M] [--limit N]"
+#: ``%seedance tasks --status``: Ark's status words (a few of ours are taken as their synonyms).
+TASK_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
+_STATUS_SYNONYMS = {
+    "in_progress": "running",
+    "completed": "succeeded",
+    "done": "succeeded",
+    "canceled": "cancelled",
+}
+#: ``%seedance tasks --limit``: Ark lists at most this many tasks on one page.
+MAX_TASKS_LIMIT = 100
+DEFAULT_TASKS_LIMIT = 20
+#: The service tier ``--flex`` asks for (Ark only: offline, about half price, slower).
+FLEX_TIER = "flex"
 #: Options whose value is a comma-separated list (spaces after the commas are allowed).
 COMMA_LISTS = frozenset({"--seeds"})
 MAX_SWEEP = 50
@@ -122,6 +137,12 @@ class MagicCall:
     out: str | None = None
     #: ``export --out PATH``: where the page goes (None: beside the notebook).
     path: str | None = None
+    #: ``--flex``: Ark's offline tier (the request's ``service_tier``; refused on ToAPIs).
+    flex: bool = False
+    #: ``tasks --status / --model / --limit``: the filters of the account's task list.
+    status: str | None = None
+    task_model: str | None = None
+    limit: int = DEFAULT_TASKS_LIMIT
 
     @property
     def is_sweep(self) -> bool:
@@ -473,8 +494,9 @@ def parse_call(
 ) -> MagicCall:
     """Parse and check one magic call. ``defaults`` are the ``Seedance`` config values."""
     head = split_line(line)[:1]
-    if cell is None and head and not head[0].quoted and head[0].value == "export":
-        return _export_call(line.lstrip()[len(head[0].raw) :])
+    if cell is None and head and not head[0].quoted and head[0].value in ("export", "tasks"):
+        rest = line.lstrip()[len(head[0].raw) :]
+        return _export_call(rest) if head[0].value == "export" else _tasks_call(rest)
     args, words, given = split_options(line, parser)
     if cell is not None:
         if words:
@@ -509,6 +531,8 @@ def parse_call(
     spec = catalog.spec_for(args.model or defaults.get("model") or catalog.DEFAULT_MODEL)
     params, from_config = _params(args, defaults, spec)
     _options_of(spec, args)
+    if args.flex:
+        params["service_tier"] = FLEX_TIER  # only when asked: a request without it is unchanged
     request = _checked(prompt, params, args, from_config)
     for seed in args.seeds or ():
         _checked(prompt, {**params, "seed": seed}, args, {})
@@ -516,7 +540,8 @@ def parse_call(
     return MagicCall(
         command="generate",
         prompt=prompt,
-        params={field: getattr(request, field) for field in PARAM_FIELDS},
+        params={field: getattr(request, field) for field in PARAM_FIELDS}
+        | ({"service_tier": FLEX_TIER} if args.flex else {}),
         first_frame=image_source(args.first, "--first", cwd) if args.first else None,
         last_frame=image_source(args.last, "--last", cwd) if args.last else None,
         references=tuple(image_source(r, "--ref", cwd) for r in args.ref or []),
@@ -528,6 +553,7 @@ def parse_call(
         dry_run=args.dry_run,
         embed=bool(embed),
         out=args.out,
+        flex=bool(args.flex),
     )
 
 
@@ -577,3 +603,48 @@ def _export_call(rest: str) -> MagicCall:
         else:
             notebook = value
     return MagicCall(command="export", argument=notebook, embed=embed, path=out)
+
+
+def _tasks_call(rest: str) -> MagicCall:
+    """``%seedance tasks [--status S] [--model M] [--limit N]``: the account's recent tasks (Ark)."""
+    values: dict[str, str] = {}
+    tokens = split_line(rest)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        name, has_eq, value = token.value.partition("=")
+        if token.quoted or name not in ("--status", "--model", "--limit"):
+            raise UsageError(
+                f"%seedance tasks takes --status, --model and --limit only (got {token.value!r}); "
+                f"usage: {TASKS_USAGE}"
+            )
+        if not has_eq:
+            if i >= len(tokens):
+                raise UsageError(f"{name} needs a value; usage: {TASKS_USAGE}")
+            value, i = tokens[i].value, i + 1
+        values[name] = value.strip()
+    return MagicCall(
+        command="tasks",
+        status=_task_status(values["--status"]) if "--status" in values else None,
+        task_model=values.get("--model") or None,
+        limit=_task_limit(values["--limit"]) if "--limit" in values else DEFAULT_TASKS_LIMIT,
+    )
+
+
+def _task_status(text: str) -> str:
+    word = text.lower()
+    word = _STATUS_SYNONYMS.get(word, word)
+    if word not in TASK_STATUSES:
+        raise UsageError(f"--status {text!r}: one of {', '.join(TASK_STATUSES)}")
+    return word
+
+
+def _task_limit(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_TASKS_LIMIT:
+        raise UsageError(f"--limit {text!r}: a whole number from 1 to {MAX_TASKS_LIMIT}")
+    return limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from seedance_widgets.api import catalog
@@ -86,6 +86,7 @@ class JobTable(Table):
         "settings",
         "seed",
         "cost (est.)",
+        "billed",
         "file",
         "submitted",
         "from",
@@ -110,6 +111,7 @@ class JobTable(Table):
                     "settings": settings,
                     "seed": "" if seed is None else seed,
                     "cost (est.)": _cost_cell(snap),
+                    "billed": billed_cell(snap),
                     "file": snap.path.name if snap.path is not None else "",
                     "submitted": time.strftime("%m-%d %H:%M:%S", time.localtime(snap.submitted_at))
                     if snap.submitted_at
@@ -117,13 +119,90 @@ class JobTable(Table):
                     "from": "this kernel" if this_kernel else "ledger",
                 }
             )
-        total = sum(s.cost_estimate or 0.0 for s, mine in entries if mine and not s.from_cache)
+        mine = [s for s, this_kernel in entries if this_kernel and not s.from_cache]
+        total = sum(s.cost_estimate or 0.0 for s in mine)
+        billed = [b for b in (getattr(s, "cost_usd", None) for s in mine) if b is not None]
+        bill = f"; billed so far ${sum(billed):.2f} for {len(billed)} of them" if billed else ""
         note = (
-            f"{len(rows)} jobs. Started in this kernel: ~${total:.2f} (an estimate, not the bill)."
+            f"{len(rows)} jobs. Started in this kernel: ~${total:.2f} (an estimate, not the bill){bill}."
             if rows
             else "No jobs yet: try %seedance a red fox runs through fresh snow"
         )
         return cls(cls.COLUMNS, rows, note)
+
+
+class TaskTable(Table):
+    """``%seedance tasks``: the account's recent tasks at the provider (Ark), newest first.
+
+    ``.attach(i_or_id)`` watches one of them (row number from 0, or its task id) and saves its video,
+    as ``%seedance attach TASK_ID`` does."""
+
+    title = "Recent tasks of the account (attach one: %seedance attach TASK_ID, or table.attach(i))"
+    COLUMNS = ("#", "task id", "status", "model", "age", "tokens", "tier")
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[dict[str, Any]],
+        note: str = "",
+        *,
+        attach: Callable[[int | str], Any] | None = None,
+    ) -> None:
+        super().__init__(columns, rows, note)
+        self._attach = attach
+
+    @classmethod
+    def build(
+        cls,
+        tasks: Sequence[Any],
+        *,
+        attach: Callable[[int | str], Any] | None = None,
+        now: float | None = None,
+    ) -> TaskTable:
+        """``tasks``: api ``Task`` objects (id, status, model, created_at, usage_tokens, service_tier)."""
+        when = time.time() if now is None else now
+        rows = [
+            {
+                "#": i,
+                "task id": task.id,
+                "status": task.status,
+                "model": task.model or "",
+                "age": age_text(when - task.created_at) if task.created_at else "",
+                "tokens": "" if getattr(task, "usage_tokens", None) is None else f"{task.usage_tokens:,}",
+                "tier": getattr(task, "service_tier", None) or "",
+            }
+            for i, task in enumerate(tasks)
+        ]
+        note = (
+            f"{len(rows)} tasks. To watch one and save its video: %seedance attach {rows[0]['task id']}"
+            if rows
+            else "No tasks match."
+        )
+        return cls(cls.COLUMNS, rows, note, attach=attach)
+
+    def attach(self, which: int | str) -> Any:
+        """Watch task ``which`` (row number or task id) and save its video; returns the Job."""
+        if self._attach is None:
+            raise TypeError("this table was made without a manager to attach with")
+        return self._attach(which)
+
+
+def age_text(seconds: float) -> str:
+    """ "42 s", "5 min", "3 h", "2 d" ago (the largest unit that fits)."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
+def billed_cell(snap: Any) -> str:
+    """ "108,900 tokens ($0.44)" once the provider reported the bill, else "" (ToAPIs reports none)."""
+    from seedance_widgets.widgets._display import billed_words
+
+    return billed_words(getattr(snap, "usage_tokens", None), getattr(snap, "cost_usd", None)).removeprefix(
+        "billed "
+    )
 
 
 class SettingsTable(Table):

@@ -26,33 +26,11 @@ from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from . import _display
 from .messages import MSG_LAST_FRAME_RESPONSE, MSG_VIDEO_RESPONSE
-from .states import state_tone
+from .states import load_contract, state_tone
 
-#: The card's data fields: the JobView's synced traits, and js/lib/job_card.js's CARD_FIELDS
-#: (both checked against contract.json's ``card_fields``).
-CARD_FIELDS: Final = (
-    "local_id",
-    "state",
-    "status_text",
-    "gateway_status",
-    "prompt",
-    "progress",
-    "eta_seconds",
-    "submitted_at",
-    "started_at",
-    "finished_at",
-    "kernel_time",
-    "cost_estimate",
-    "params",
-    "task_id",
-    "error",
-    "error_code",
-    "video",
-    "provenance",
-    "from_cache",
-    "reconnecting",
-    "last_frame",
-)
+#: The card's data fields: the JobView's synced traits and the keys of :func:`card_data`. Read from
+#: contract.json's ``card_fields``, the list js/lib/job_card.js reads too: a field is added there once.
+CARD_FIELDS: Final[tuple[str, ...]] = tuple(load_contract()["card_fields"])
 
 #: Bytes per MSG_VIDEO_RESPONSE message. Large enough that a 10 MB clip is a handful of messages,
 #: small enough to stay far below any websocket message limit.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seedance_widgets._version import __version__
-from seedance_widgets.api import MODEL
+from seedance_widgets.api import MODEL, ValidationError
 from seedance_widgets.api.media import mp4_facts, sniff_image_type
 from seedance_widgets.engine.state import JobSnapshot, JobState
 
@@ -98,7 +98,73 @@ def _status_words(snap: JobSnapshot) -> str:
     if state == JobState.FAILED:
         code = (snap.error_code or "").lower()
         return "Refused" if "policy" in code or code == "422" else state_label(state)
+    if state == JobState.CANCELLED and cancel_outcome(snap) == CANCELLED_NOT_BILLED:
+        return "Cancelled · not billed"
     return state_label(state)
+
+
+# ---- cancel and cost ----------------------------------------------------------------------------
+
+#: What a cancel did, by the engine's ``JobSnapshot.cancel_outcome`` (and the state): Ark cancelled
+#: a queued task; Ark refused (the task runs, still watched); Ark could not be asked (still
+#: watched); nothing had been sent; or we only stopped watching (ToAPIs has no cancel, or a
+#: second cancel of a running Ark task).
+CANCELLED_NOT_BILLED = "cancelled"
+NOT_CANCELLABLE = "not_cancellable"
+CANCEL_FAILED = "cancel_failed"
+NOT_SENT = "not_sent"
+STOPPED_WATCHING = "stopped_watching"
+CANCEL_WORDS: dict[str, str] = {
+    CANCELLED_NOT_BILLED: "cancelled before it ran: not billed",
+    NOT_CANCELLABLE: "running: cannot be cancelled once running, still watching (it will be billed); "
+    "cancel again to stop watching",
+    CANCEL_FAILED: "the provider could not be asked to cancel: still watching; try again",
+    NOT_SENT: "stopped before anything was sent: not billed",
+    STOPPED_WATCHING: "stopped watching: the task may still finish and be billed",
+}
+
+
+def cancel_outcome(snap: JobSnapshot) -> str | None:
+    """Which of ``CANCEL_WORDS`` a cancel of ``snap``'s job led to (None: not cancelled)."""
+    outcome = getattr(snap, "cancel_outcome", None)
+    if snap.state == JobState.CANCELLED:
+        return outcome if outcome in (CANCELLED_NOT_BILLED, NOT_SENT) else STOPPED_WATCHING
+    if outcome in (NOT_CANCELLABLE, CANCEL_FAILED) and not snap.is_final:
+        return str(outcome)
+    return None
+
+
+def cancel_text(snap: JobSnapshot) -> str:
+    """The sentence for what a cancel did ("" when the job was not cancelled)."""
+    outcome = cancel_outcome(snap)
+    return CANCEL_WORDS[outcome] if outcome is not None else ""
+
+
+def estimate_words(usd: float | None) -> str:
+    """ "est. ~$0.52", "est. free" for a zero, or "" when there is no list price."""
+    if usd is None:
+        return ""
+    return f"est. ~${usd:.2f}"
+
+
+def billed_words(tokens: int | None, usd: float | None) -> str:
+    """ "billed 108,900 tokens ($0.44)", "billed 108,900 tokens" (no token price known), or ""."""
+    if tokens is None:
+        return f"billed ${usd:.2f}" if usd is not None else ""
+    money = f" (${usd:.2f})" if usd is not None else ""
+    return f"billed {tokens:,} tokens{money}"
+
+
+def cost_text(snap: JobSnapshot) -> str:
+    """The estimate and, once known, the real bill side by side:
+    "est. ~$0.52 · billed 108,900 tokens ($0.44)". "" for a job with no request (nothing to price)."""
+    tokens = getattr(snap, "usage_tokens", None)
+    real = getattr(snap, "cost_usd", None)
+    if snap.request is None and tokens is None and real is None:
+        return ""
+    estimate = estimate_words(snap.cost_estimate) or "no estimate"
+    billed = billed_words(tokens, real)
+    return f"{estimate} · {billed}" if billed else estimate
 
 
 def params_of(snap: JobSnapshot) -> dict[str, Any]:
@@ -222,7 +288,7 @@ def provenance(snap: JobSnapshot, facts: dict[str, Any] | None = None) -> dict[s
         "local_id": snap.local_id,
         "task_id": snap.task_id,
         "model": req.model if req is not None else MODEL,
-        "request": req.to_body() if req is not None else None,
+        "request": request_record(req) if req is not None else None,
         "request_hash": snap.request_hash,
         "seed": snap.seed if snap.seed is not None else (req.seed if req is not None else None),
         "state": snap.state,
@@ -237,6 +303,16 @@ def provenance(snap: JobSnapshot, facts: dict[str, Any] | None = None) -> dict[s
         "package": "seedance_widgets",
         "package_version": __version__,
     }
+
+
+def request_record(req: Any) -> dict[str, Any]:
+    """The request as provenance keeps it: the ToAPIs body (what earlier outputs hold), or, for a
+    request only Ark can take (the flex tier), the request's own fields (protocol-free)."""
+    try:
+        body: dict[str, Any] = req.to_body()
+    except ValidationError:
+        return dict(req.to_dict())
+    return body
 
 
 # ---- times ----------------------------------------------------------------------------------

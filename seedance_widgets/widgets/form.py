@@ -103,7 +103,10 @@ PARAM_TRAITS = (
     "camera_fixed",
     "return_last_frame",
     "web_search",
+    "flex",
 )
+#: The service tier the form's ``flex`` switch asks for (Ark's offline tier: about half price).
+FLEX_TIER = "flex"
 #: The parameters checked by GenerationRequest itself (with the model's spec).
 REQUEST_TRAITS = (
     "duration",
@@ -216,6 +219,9 @@ class SeedanceForm(anywidget.AnyWidget):
     return_last_frame = traitlets.Bool(False, help="save the clip's last frame too").tag(sync=True)
     #: Let the model search the web, where it can.
     web_search = traitlets.Bool(False, help="let the model search the web").tag(sync=True)
+    #: Ark's offline tier (``service_tier="flex"``): about half price, may wait hours; the page shows
+    #: the switch only when ``provider`` is Ark, and a flex request on ToAPIs cannot be submitted.
+    flex = traitlets.Bool(False, help="Ark's offline tier: half price, slower (Ark only)").tag(sync=True)
 
     # ---- images and reference media: changed through add_image / remove_image (or messages) ---
     #: One entry per image, reference video or reference audio clip:
@@ -246,6 +252,8 @@ class SeedanceForm(anywidget.AnyWidget):
     last_seed = traitlets.Int(None, allow_none=True, help="seed used by the newest job").tag(sync=True)
     #: Where Generate sends jobs, and whether that is billed (never the key).
     backend = traitlets.Unicode("", help="where jobs go (emulator or the real gateway)").tag(sync=True)
+    #: The provider Generate sends jobs to: "toapis" or "ark" (the flex switch is Ark's).
+    provider = traitlets.Unicode("toapis", help="the provider jobs go to: toapis or ark").tag(sync=True)
     #: This session's running jobs and estimated spend against the manager's budget.
     session = traitlets.Unicode("", help="running jobs and estimated session spend").tag(sync=True)
     #: The last error from an action, shown under the form ("" = none).
@@ -320,8 +328,7 @@ class SeedanceForm(anywidget.AnyWidget):
         self._kernel_parent = KernelParent.capture()
         self._videos = VideoServer(self, self._by_id.get)
         self.on_msg(self._dispatch)
-        self._refresh()
-        self.backend = self._backend_label()
+        self._show_backend()
         self._load_past()
 
     # ---- validation of parameters (Python assignments and the page alike) ----------------
@@ -481,6 +488,8 @@ class SeedanceForm(anywidget.AnyWidget):
             "seed": self.seed if self.seed_mode == "fixed" else None,
             "return_last_frame": self.return_last_frame,
             "web_search": self.web_search,
+            # Only when asked: a request without a tier keeps its cache key.
+            **({"service_tier": FLEX_TIER} if self.flex else {}),
             **self._role_fields(self.images if images is None else images),
         }
 
@@ -493,19 +502,45 @@ class SeedanceForm(anywidget.AnyWidget):
             self.output_label = _output_label(request)
         else:
             self.output_label = ""
+        if reason is None and self.flex and self.provider != "ark":
+            reason = (
+                "flex (offline, half price) is Ark's tier, but jobs go to ToAPIs, which has none: "
+                "untick flex, or set ARK_API_KEY to use Ark"
+            )
         self.invalid_reason = reason or ""
+
+    def _show_backend(self) -> None:
+        """Where jobs go (words and provider), then the validity that depends on it."""
+        self.backend = self._backend_label()
+        self.provider = self._provider_name()
+        self._refresh()
+
+    def _provider_name(self) -> str:
+        """The provider of the form's manager, or the one the backend would choose (no manager made)."""
+        if self._manager is not None:
+            return str(getattr(self._manager.client, "provider", "toapis"))
+        from seedance_widgets import backend
+
+        chosen = getattr(backend, "chosen_provider", None)
+        return str(chosen()) if chosen is not None else "toapis"
 
     def _backend_label(self) -> str:
         """Where jobs go, without creating the default manager (it may spawn an emulator)."""
         if self._manager is None:
             from seedance_widgets.backend import has_key
 
+            ark = self._provider_name() == "ark"
             if has_key():
+                if ark:
+                    return "Ark (ARK_API_KEY is set): jobs are billed"
                 return "the Seedance gateway (TOAPIS_API_KEY is set): jobs are billed"
-            return "the built-in emulator (no TOAPIS_API_KEY): synthetic clips, nothing billed"
+            side = " (its Ark side)" if ark else ""
+            return f"the built-in emulator{side} (no API key): synthetic clips, nothing billed"
         base_url = str(self._manager.client.base_url)
         if urlparse(base_url).hostname in ("127.0.0.1", "localhost", "::1"):
             return f"an emulator at {base_url}: synthetic clips, nothing billed"
+        if self._provider_name() == "ark":
+            return f"Ark at {base_url}: jobs are billed"
         return f"the gateway at {base_url}: jobs are billed"
 
     def _session_label(self) -> str:
@@ -670,7 +705,7 @@ class SeedanceForm(anywidget.AnyWidget):
         for name in ("image_with_roles", "video_with_roles", "audio_with_roles"):
             del fields[name]
         job = self._submit(fields, images)
-        self.backend = self._backend_label()  # the default manager exists now
+        self._show_backend()  # the default manager exists now
         self._adopt(job, images)
         return job
 
@@ -759,6 +794,7 @@ class SeedanceForm(anywidget.AnyWidget):
             self.camera_fixed = request.camera_fixed
             self.return_last_frame = request.return_last_frame
             self.web_search = request.web_search
+            self.flex = getattr(request, "service_tier", "default") == FLEX_TIER
             if seed is not None:
                 self.seed = seed
                 self.seed_mode = "fixed"

@@ -40,6 +40,7 @@ from seedance_widgets.api.errors import (
     ServerError,
     TaskMayExistError,
     TransportError,
+    UnsupportedError,
     URLExpiredError,
     ValidationError,
 )
@@ -190,6 +191,7 @@ SCENARIOS: dict[str, tuple[type[BaseException], Callable[[Ctx], Any]]] = {
         lambda ctx: hostile_client(ctx, echo_in(200)).download_image("/f.png", ctx.tmp / "f.png"),
     ),
     "upload-video-not-a-video": (ValidationError, lambda ctx: ctx.client.upload_video(b"not a video at all")),
+    "cancel-on-the-gateway": (UnsupportedError, lambda ctx: ctx.client.cancel("task_vid_1")),
     "video-403-echoing-the-key": (
         URLExpiredError,
         lambda ctx: hostile_client(ctx, echo_in(403)).download("/v.mp4", ctx.tmp / "v.mp4"),

@@ -197,6 +197,7 @@ _CHANGES: dict[str, list[tuple[str, Any]]] = {
     "audio_with_roles": [("2.0", (MediaRole(_AUD_B, "reference_audio"),)), ("2.0", ())],
     "return_last_frame": [("2.0", True)],
     "web_search": [("2.0", True)],
+    "service_tier": [("1.5", "flex")],
 }
 
 

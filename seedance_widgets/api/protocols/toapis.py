@@ -26,9 +26,9 @@ from seedance_widgets.api.errors import ValidationError
 from seedance_widgets.api.models import (
     AUDIO_ROLE,
     COMPLETED,
-    KNOWN_STATUSES,
     MODEL_DEFAULT,
     STATUS_ALIASES,
+    TOAPIS_STATUSES,
     VIDEO_ROLE,
     GenerationRequest,
     Task,
@@ -43,6 +43,8 @@ TASK_PATH = "/v1/videos/generations/{id}"
 UPLOAD_IMAGE_PATH = "/v1/uploads/images"
 UPLOAD_VIDEO_PATH = "/v1/uploads/videos"
 WEB_SEARCH_TOOL = {"type": "web_search"}
+#: Stand-in URLs of local images on Ark (``protocols.ark.INLINE_HOST``; not imported: ark imports us not).
+_INLINE_PREFIX = "https://inline.seedance-widgets.invalid/"
 #: Our rule for a client_business_id: it travels in a URL path, so letters, digits and ``._:-``
 #: only, starting with a letter or digit, at most 128 characters (the gateway publishes no rule).
 BUSINESS_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -71,6 +73,7 @@ def build_body(request: GenerationRequest, *, client_business_id: str | None = N
     the audio switch; the seed when set; the other switches when on; images, videos and audio
     when given; ``client_business_id`` when given (top level, as every model takes it).
     """
+    _refuse_ark_only(request)
     spec = request.spec
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
     metadata: dict[str, Any] = {}
@@ -107,6 +110,31 @@ def build_body(request: GenerationRequest, *, client_business_id: str | None = N
     if client_business_id is not None:
         body["client_business_id"] = check_business_id(client_business_id)
     return body
+
+
+def _refuse_ark_only(request: GenerationRequest) -> None:
+    """Refuse, before any call, what only Ark can take: the flex tier, stand-ins of local images."""
+    if request.service_tier != "default":
+        # Flex is Ark's offline tier; the gateway has none, and sending it could be ignored silently
+        # (billed at the full price) or refused after upload: refuse here, before any call.
+        raise ValidationError(
+            "service_tier",
+            request.service_tier,
+            "'default' on the ToAPIs gateway",
+            f"service_tier={request.service_tier!r} is an Ark tier: the ToAPIs gateway has none. Use the "
+            "Ark provider (set ARK_API_KEY, or SeedanceClient(provider='ark')) or service_tier='default'",
+        )
+    for item in request.media():
+        if item.url.startswith(_INLINE_PREFIX):
+            # A stand-in for a local image held by an Ark client (protocols.ark.inline_url): the
+            # gateway could never fetch it, so it must not be sent (a failed task may still bill).
+            raise ValidationError(
+                "image_with_roles.url",
+                item.url,
+                "an http(s) URL the gateway can fetch",
+                "this image is a local picture held by an Ark client; for the ToAPIs gateway upload it "
+                "with SeedanceClient.upload_image and use the URL it returns",
+            )
 
 
 def _wire_role(spec: ModelSpec, role: str) -> str:
@@ -250,7 +278,7 @@ def _status(value: Any) -> str:
         return "unknown"
     text = value if isinstance(value, str) else str(value)
     key = text.strip().lower()
-    if key in KNOWN_STATUSES:
+    if key in TOAPIS_STATUSES:
         return key
     # An unknown value is kept exactly as sent, so whoever surfaces it shows the gateway's word.
     return STATUS_ALIASES.get(key, text)
@@ -331,7 +359,20 @@ def parse_task(data: Any) -> Task:
         raw=dict(data),
         last_frame_url=last_frame_url,
         client_business_id=_text(data.get("client_business_id")),
+        usage_tokens=usage_tokens(data.get("usage")),
     )
+
+
+def usage_tokens(usage: Any) -> int | None:
+    """Tokens billed, from a ``usage`` object (``completion_tokens``, else ``total_tokens``);
+    None when absent or not a non-negative whole number."""
+    if not isinstance(usage, Mapping):
+        return None
+    for key in ("completion_tokens", "total_tokens"):
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
 
 
 __all__ = [

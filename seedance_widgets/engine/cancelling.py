@@ -1,0 +1,170 @@
+"""Cancel that means it: a queued task is cancelled at the provider (Ark) so it is never billed.
+
+``Job.cancel()`` lands here (through ``Engine.cancel``). What happens, by what is known:
+
+- nothing sent yet, no task, a provider without a cancel (ToAPIs), or a second cancel after the
+  provider refused one: the engine stops watching (``Engine.stop_watching``), as before;
+- Ark and our last poll saw the task queued: ``client.cancel``, which reads the task once more
+  and sends the DELETE only if Ark still calls it queued (a DELETE of a *finished* task deletes
+  its record, video and all): "cancelled" ends the job CANCELLED, not billed; "not_cancellable"
+  (it started meanwhile) keeps the job watched with a note saying so;
+- Ark and the task runs: no DELETE is sent; the job stays watched with that note.
+
+The calls run in the caller's thread: ``%seedance cancel`` and the card's button say which
+outcome happened as soon as cancel() returns (``snapshot().cancel_outcome``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from seedance_widgets.api import SeedanceError
+
+from .core import RUNNING_CANCEL_MESSAGE, Engine
+from .job import Job
+from .providers import can_cancel, provider_of
+from .state import POLLED_STATES, JobState
+from .tracked import IN_PROGRESS, NOT_CANCELLABLE, Tracked
+
+log = logging.getLogger("seedance_widgets.engine")
+
+CANCELLED_AT_PROVIDER = "cancelled at Ark before it ran: not billed"
+ON_THE_WAY = (
+    "cancelled while its create was on the way to Ark: once Ark names the task it is cancelled "
+    "there, and is not billed if it has not started"
+)
+NOT_CANCELLABLE_NOTE = (
+    "Ark cannot cancel a task once it is running: it will finish and be billed, so it is still "
+    "watched and its video will be saved. cancel() again (or the stop button) stops watching."
+)
+
+
+def cancel(core: Engine, job: Job) -> None:
+    """Cancel ``job`` as well as its provider allows (see the module's text)."""
+    with core.lock:
+        tracked = core.tracked.get(job.local_id)
+    snap = job.snapshot()
+    if (
+        tracked is not None
+        and tracked.client is not None
+        and snap.state == JobState.SUBMITTING
+        and can_cancel(tracked.client)
+    ):
+        # The create is on the wire: its task is cancelled as soon as its id is known.
+        core.stop_watching(job)
+        job._update(when=(JobState.CANCELLED,), error=ON_THE_WAY)
+        return
+    if (
+        tracked is None
+        or tracked.client is None
+        or snap.task_id is None
+        or snap.state not in POLLED_STATES
+        or tracked.cancel_note is not None
+        or tracked.follows is not None
+        or not can_cancel(tracked.client)
+    ):
+        core.stop_watching(job)
+        return
+    if snap.state != JobState.QUEUED:
+        _refused(core, tracked, "it is running")
+        return
+    cancel_queued(core, tracked, snap.task_id)
+
+
+def cancel_queued(core: Engine, tracked: Tracked, task_id: str) -> None:
+    """Cancel a task our last poll saw queued. ``client.cancel`` reads it once more and sends the
+    DELETE only if the provider still calls it queued."""
+    assert tracked.client is not None
+    try:
+        result = tracked.client.cancel(task_id)
+    except SeedanceError as err:
+        _failed(core, tracked, str(err))
+        return
+    if result.outcome == "cancelled":
+        _cancelled(core, tracked, task_id)
+    elif result.outcome == "not_cancellable":
+        _refused(core, tracked, result.message)
+    else:
+        log.info("cancel of %s: %s", task_id, result.message)
+        core.stop_watching(tracked.job)
+
+
+def _cancelled(core: Engine, tracked: Tracked, task_id: str) -> None:
+    """The provider cancelled the queued task: the job ends, not billed (its reservation goes back)."""
+    job = tracked.job
+    with core.lock:
+        tracked.generation += 1  # polls in flight or queued are stale now
+    fields = {
+        "error": CANCELLED_AT_PROVIDER,
+        "error_code": "cancelled",
+        "cancel_outcome": "cancelled",
+        "usage_tokens": 0,
+        "cost_usd": 0.0,
+        "gateway_status": "cancelled",
+    }
+    if job._update(when=IN_PROGRESS, state=JobState.CANCELLED, **_ended(core), **fields) is None:
+        return  # ended meanwhile
+    core.release(tracked)
+    core.record("cancelled", job=job.local_id, task_id=task_id, state=JobState.CANCELLED, **fields)
+
+
+def _ended(core: Engine) -> dict[str, object]:
+    return {"finished_at": core.clock.time(), "eta_seconds": None, "reconnecting": False}
+
+
+def _refused(core: Engine, tracked: Tracked, why: str) -> None:
+    """The task runs: it cannot be cancelled. The job stays watched and says so."""
+    job = tracked.job
+    tracked.cancel_note = NOT_CANCELLABLE_NOTE
+    snap = job._update(
+        when=IN_PROGRESS,
+        cancel_outcome="not_cancellable",
+        error=NOT_CANCELLABLE_NOTE,
+        error_code=NOT_CANCELLABLE,
+    )
+    if snap is not None:
+        core.record(
+            "status",
+            job=job.local_id,
+            task_id=snap.task_id,
+            state=snap.state,
+            cancel_outcome="not_cancellable",
+            error=f"{NOT_CANCELLABLE_NOTE} ({why})",
+        )
+
+
+def _failed(core: Engine, tracked: Tracked, why: str) -> None:
+    """The provider could not be asked: nothing changed, the job is still watched."""
+    provider = provider_of(tracked.client) if tracked.client is not None else "the provider"
+    text = f"could not cancel at {provider}: {why}. Still watched; try cancel() again"
+    tracked.job._update(
+        when=IN_PROGRESS, cancel_outcome="cancel_failed", error=text, error_code="cancel_failed"
+    )
+
+
+def cancel_after_create(core: Engine, tracked: Tracked, task_id: str) -> None:
+    """The job was cancelled while its create was in flight, and the task now exists: cancel it
+    at the provider if it can (it is queued, so not billed); else the job says it may be billed."""
+    client = tracked.client
+    if client is None or not can_cancel(client):
+        return
+    job = tracked.job
+    try:
+        result = client.cancel(task_id)
+    except SeedanceError as err:
+        text = f"{RUNNING_CANCEL_MESSAGE} (Ark could not be asked to cancel task {task_id}: {err})"
+        job._update(when=(JobState.CANCELLED,), error=text, cancel_outcome="cancel_failed")
+        return
+    if result.outcome != "cancelled":
+        job._update(when=(JobState.CANCELLED,), error=f"{RUNNING_CANCEL_MESSAGE} ({result.message})")
+        return
+    fields = {
+        "error": CANCELLED_AT_PROVIDER,
+        "error_code": "cancelled",
+        "cancel_outcome": "cancelled",
+        "usage_tokens": 0,
+        "cost_usd": 0.0,
+    }
+    if job._update(when=(JobState.CANCELLED,), **fields) is not None:
+        core.release(tracked)
+        core.record("cancelled", job=job.local_id, task_id=task_id, state=JobState.CANCELLED, **fields)

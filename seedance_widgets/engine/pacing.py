@@ -1,0 +1,125 @@
+"""The account's pace: creates and task GETs never outrun what the gateway says is left.
+
+The gateway limits each account (ToAPIs default tier: creates 300/min, 5/s, 50 per 10 s; task
+GETs 3,000/min, 50/s) and says on every reply how many calls are left and when the next slot
+frees (``X-RateLimit-*``; the client keeps the newest in ``client.rate_info``). The engine sends
+a call of a bucket only while its *budget* is positive: the newest reply's Remaining, less every
+call of that bucket still on its way (sent or about to be: the gateway may not have counted them
+yet). At zero it waits for the Reset the reply named, then sends one call alone (a probe) whose
+reply tells the new budget. So a manager meets no 429 of its own making, whatever the tier, and
+another kernel on the same account shows up in the headers and slows us down too.
+
+Nothing is known before the first reply, and a reply with no rate headers means no limit: then
+nothing waits (the gateway's 429 and the account back-off remain the safety net). Times here
+are ``time.monotonic()`` (the headers speak of real seconds), not the engine's clock.
+
+Which polls get the budget when it is short: the scheduler pops its heap in due order, and the
+poll policy puts each job's next poll where its completion is predicted, so a scarce budget
+goes first to the jobs most likely to have finished.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from seedance_widgets.api.ratelimits import RateInfo
+
+CREATE = "create"
+QUERY = "query"
+#: Longest wait for a call's reply before looking again (a lost reply frees its place on return).
+_PROBE_WAIT = 0.25
+
+
+class _Bucket:
+    __slots__ = ("budget", "outstanding", "reset_at", "seen")
+
+    def __init__(self) -> None:
+        self.seen: tuple[int, int] = (0, 0)  # (id of the RateInfo, serial) of the sample applied
+        self.budget = 0
+        self.reset_at = 0.0
+        self.outstanding = 0  # calls taken and not yet released
+
+
+class Pacer:
+    """Account-wide budgets of one manager, per bucket (``create``, ``query``); thread-safe.
+
+    ``source()`` gives the RateInfo of the client polls go through (None: nothing known).
+    ``on_release`` is called (outside the pacer's lock) when a call ends, so a waiter can look again.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], RateInfo | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets = {CREATE: _Bucket(), QUERY: _Bucket()}
+        self.on_release: Callable[[], None] | None = None
+        #: Calls each bucket held back at least once (for benchmarks and tests).
+        self.waits = {CREATE: 0, QUERY: 0}
+
+    def delay(self, bucket: str, info: RateInfo | None = None) -> float:
+        """Seconds until a call of ``bucket`` may be sent (0: now)."""
+        with self._lock:
+            return self._delay(bucket, self.source() if info is None else info)
+
+    def take(self, bucket: str) -> None:
+        """Count a call as on its way (after ``delay`` said 0)."""
+        with self._lock:
+            state = self._buckets[bucket]
+            state.outstanding += 1
+            state.budget -= 1
+
+    def try_take(self, bucket: str, info: RateInfo | None = None) -> float:
+        """Take a call's place if one is free now (0.0), else the seconds to wait."""
+        with self._lock:
+            wait = self._delay(bucket, self.source() if info is None else info)
+            if wait <= 0:
+                state = self._buckets[bucket]
+                state.outstanding += 1
+                state.budget -= 1
+            else:
+                self.waits[bucket] += 1
+            return wait
+
+    def release(self, bucket: str) -> None:
+        """The call has its answer (or failed): its place is no longer on the way."""
+        with self._lock:
+            state = self._buckets[bucket]
+            state.outstanding = max(0, state.outstanding - 1)
+        if self.on_release is not None:
+            self.on_release()
+
+    def wait_turn(self, bucket: str, info: RateInfo | None, sleep: Callable[[float], bool]) -> bool:
+        """Wait (with ``sleep``, which returns True to stop) until a call may go, then take its
+        place. True: stopping, nothing taken."""
+        while True:
+            wait = self.try_take(bucket, info)
+            if wait <= 0:
+                return False
+            if sleep(wait):
+                return True
+
+    def _delay(self, bucket: str, info: RateInfo | None) -> float:
+        state = self._buckets[bucket]
+        sample = None if info is None else info.latest(bucket)
+        if sample is None:
+            return 0.0  # no limit reported: nothing to pace against
+        seen = (id(info), sample.serial)
+        if seen != state.seen:
+            # Calls still on their way may not be counted in this Remaining yet.
+            state.seen = seen
+            state.budget = sample.remaining - state.outstanding
+            state.reset_at = sample.reset_at
+        if state.budget > 0:
+            return 0.0
+        now = self._clock()
+        if now < state.reset_at:
+            return state.reset_at - now
+        if state.outstanding == 0:
+            return 0.0  # a slot has freed: one probe, whose reply gives the new budget
+        return _PROBE_WAIT  # a probe is out: its release wakes the waiter sooner
