@@ -20,6 +20,8 @@ GROUPS: list[tuple[str, str]] = [
     ("11", "bench_scale"),
     ("12", "bench_scale"),
     ("13", "bench_scale"),
+    ("14", "bench_gallery"),
+    ("15", "bench_playing"),
 ]
 
 ADVISED = "advised loop (5 s, then every 10 s)"
@@ -47,4 +49,8 @@ SPEC: list[Row] = [
     Row("12a", "10,000 jobs: max threads", "(absolute)", Target("<=", 8, "absolute"), "threads"),
     Row("12b", "10,000 jobs: memory growth", "(absolute)", Target("<=", 300, "absolute"), "MB"),
     Row("13", "CPU-bound cell while 10,000 jobs run", "same cell, no jobs", Target("<=", 1.15), "s"),
+    Row("14a", "100-card gallery: first paint", "(absolute)", Target("<=", 1000, "absolute"), "ms"),
+    Row("14b", "100-card gallery: video fetches, no scroll", "cards in view", Target("<=", 1.0), "fetches"),
+    Row("14c", "100-card gallery: JS heap, all scrolled", "(absolute)", Target("<=", 150, "absolute"), "MB"),
+    Row("15", "completion -> <video> canplay, 12 s 720p", "curl -o, same file", Target("<=", 1.5), "s"),
 ]

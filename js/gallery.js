@@ -38,6 +38,19 @@ export function groupCells(cells) {
 export const KEEP_MARGIN = "100% 0px";
 
 /**
+ * The nearest ancestor that scrolls (the notebook's panel in JupyterLab), or null for the viewport.
+ * @param {Element} node
+ * @returns {Element | null}
+ */
+export function scrollParent(node) {
+  for (let at = node.parentElement; at; at = at.parentElement) {
+    const overflow = getComputedStyle(at).overflowY;
+    if ((overflow === "auto" || overflow === "scroll") && at.scrollHeight > at.clientHeight) return at;
+  }
+  return null;
+}
+
+/**
  * Tell each card whether its player is wanted: in view -> fetch; out of the keep zone -> release.
  * Without IntersectionObserver (old browsers, test DOMs) every player is wanted at once.
  * @param {(el: Element) => (wanted: boolean) => void} target the card's setVideoWanted for an element
@@ -48,29 +61,44 @@ export function createVisibility(target) {
   if (typeof IO !== "function") {
     return { observe: (node) => target(node)(true), unobserve: () => {}, disconnect: () => {} };
   }
-  // Two zones: the viewport itself (no margin: a player starts fetching only once it is seen) and a
-  // larger keep zone; leaving the keep zone releases, so scrolling back a little never refetches.
+  /** @type {Set<Element>} */
+  const nodes = new Set();
+  /** @type {IntersectionObserver | null} */
+  let keep = null;
+  /** @param {IntersectionObserverEntry[]} entries */
+  const onKeep = (entries) => {
+    for (const entry of entries) if (!entry.isIntersecting) target(entry.target)(false);
+  };
+  // Two zones: the viewport itself (no margin: a player fetches only once it is seen) and a keep
+  // zone a screen beyond it; leaving the keep zone releases, so scrolling back a little never
+  // refetches. The keep zone's root is the scroller the cards sit in (made once the first card is
+  // seen, when it is in the page): with the viewport as root, a notebook panel's clipping would
+  // hide every card the moment it leaves the screen, whatever the margin.
   const view = new IO((entries) => {
-    for (const entry of entries) if (entry.isIntersecting) target(entry.target)(true);
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      if (!keep) {
+        keep = new IO(onKeep, { root: scrollParent(entry.target), rootMargin: KEEP_MARGIN });
+        for (const node of nodes) keep.observe(node);
+      }
+      target(entry.target)(true);
+    }
   });
-  const keep = new IO(
-    (entries) => {
-      for (const entry of entries) if (!entry.isIntersecting) target(entry.target)(false);
-    },
-    { rootMargin: KEEP_MARGIN },
-  );
   return {
     observe(node) {
+      nodes.add(node);
       view.observe(node);
-      keep.observe(node);
+      keep?.observe(node);
     },
     unobserve(node) {
+      nodes.delete(node);
       view.unobserve(node);
-      keep.unobserve(node);
+      keep?.unobserve(node);
     },
     disconnect() {
+      nodes.clear();
       view.disconnect();
-      keep.disconnect();
+      keep?.disconnect();
     },
   };
 }

@@ -45,6 +45,8 @@ TABLE_KEYS = {
     "error",
     "time_s",
     "cost_estimate_usd",
+    "usage_tokens",
+    "cost_usd",
     "from_cache",
     "file",
     "sha256",

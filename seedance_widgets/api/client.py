@@ -305,6 +305,12 @@ class SeedanceClient:
     ``download_timeout`` seconds plus one per ``download_min_rate`` bytes received, and
     at most ``max_download_bytes``. ``sleep`` is what waits between retries (tests pass
     one that records the delays). Thread-safe for concurrent calls.
+
+    ``provider="ark"`` talks to Ark (Volcengine / BytePlus) with the same safety rules: the key
+    from ``$ARK_API_KEY``, the base URL from ``$ARK_BASE_URL`` or the ``region``'s
+    (``ark.ARK_BASE_URLS``; a BytePlus base URL implies its region). Ark adds :meth:`cancel` and
+    :meth:`list_tasks`; it has no upload endpoint, so :meth:`upload_image` checks a local image
+    and returns a stand-in URL whose picture goes inside the create body as a ``data:`` URL.
     """
 
     def __init__(

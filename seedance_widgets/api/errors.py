@@ -291,7 +291,7 @@ class InvalidKeyError(MissingKeyError, ValueError):
         if position is not None:
             problem = f"{problem} at character {position} of {length}, so it cannot be sent in an HTTP header"
         super().__init__(
-            f"The API key ({source}) {problem}. Copy the key again from the ToAPIs console as plain "
+            f"The API key ({source}) {problem}. Copy the key again from the ToAPIs (or Ark) console as plain "
             "text (the key is not shown here)."
         )
 

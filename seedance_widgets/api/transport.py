@@ -88,7 +88,7 @@ class Call:
     def received(self, count: int) -> None:
         """``count`` bytes arrived: a call with a ``min_rate`` earns their time."""
         if self.min_rate is not None and self.deadline is not None:
-            self.deadline += count  # BROKEN ON PURPOSE
+            self.deadline += count / self.min_rate
 
     # A class (not a generator context manager), so no extra frame sits in a traceback.
     def __enter__(self) -> Call:

@@ -15,9 +15,10 @@ from seedance_widgets.api import request_estimate_usd
 
 from . import creating
 from .core import Engine
+from .providers import name_of, provider_of
 from .restore import LedgerJob, is_in_flight
 from .state import FINAL_STATES, JobSnapshot, JobState
-from .tracked import Image
+from .tracked import Image, Tracked
 
 
 def restore_all(core: Engine) -> None:
@@ -116,6 +117,8 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
     if entry.state in FINAL_STATES:
         return
     if entry.task_id is not None:
+        if _elsewhere(core, tracked, entry):
+            return
         # A live task: watch it again (a download in progress starts over from a fresh poll).
         if entry.state == JobState.DOWNLOADING:
             job._update(state=JobState.RUNNING)
@@ -144,6 +147,23 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
             error_code="not_sent",
             finished_at=core.clock.time(),
         )
+
+
+def _elsewhere(core: Engine, tracked: Tracked, entry: LedgerJob) -> bool:
+    """A live task at another provider than this session's (e.g. made on Ark, and now only
+    TOAPIS_API_KEY is set): it cannot be polled from here, so the job stops being watched and
+    says how to watch it again. True when that is so."""
+    provider = provider_of(core.client)
+    if entry.protocol is None or entry.protocol == provider:
+        return False
+    task_id = entry.task_id
+    error = (
+        f"task {task_id} is at {name_of(entry.protocol)} ({entry.protocol}), but this session sends to "
+        f"{provider}: not watched. Choose {entry.protocol} (its key, or SEEDANCE_PROVIDER={entry.protocol}), "
+        f"then seedance_widgets.attach({task_id!r}) watches it again."
+    )
+    core.finish(tracked, JobState.TIMED_OUT, error=error, error_code="other_provider")
+    return True
 
 
 def _snapshot(entry: LedgerJob) -> JobSnapshot:

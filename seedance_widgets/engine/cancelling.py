@@ -56,12 +56,11 @@ def cancel(core: Engine, job: Job) -> None:
         return
     if (
         tracked is None
-        or tracked.client is None
         or snap.task_id is None
         or snap.state not in POLLED_STATES
         or tracked.cancel_note is not None
         or tracked.follows is not None
-        or not can_cancel(tracked.client)
+        or not can_cancel(core.client_for(tracked))  # the client that polls it (pinned here)
     ):
         core.stop_watching(job)
         return

@@ -126,7 +126,7 @@ def _send_create(core: Engine, tracked: Tracked, request: GenerationRequest) -> 
         # The account's create budget (pacing.py) is waited for before the job says "submitting".
         pacer = scheduler.pacer
         if pacer.wait_turn(
-            PACED_CREATE, getattr(core.client_for(tracked), "rate_info", None), scheduler.sleep
+            PACED_CREATE, getattr(core.client_for(tracked), "rate_info", None), scheduler.stopped
         ):
             return None
         failure: SeedanceError | None = None
@@ -176,6 +176,10 @@ def _mark_submitting(core: Engine, tracked: Tracked, request: GenerationRequest)
             "and a create is only sent once it is recorded",
             LEDGER_WRITE_FAILED,
         )
+        return False
+    except ValidationError as err:
+        # The provider's body refuses the request (found before the call): nothing was sent.
+        core.fail_before_task(tracked, f"not sent, nothing billed: {err}", "not_sent")
         return False
     return True
 

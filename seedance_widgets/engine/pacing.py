@@ -5,9 +5,11 @@ GETs 3,000/min, 50/s) and says on every reply how many calls are left and when t
 frees (``X-RateLimit-*``; the client keeps the newest in ``client.rate_info``). The engine sends
 a call of a bucket only while its *budget* is positive: the newest reply's Remaining, less every
 call of that bucket still on its way (sent or about to be: the gateway may not have counted them
-yet). At zero it waits for the Reset the reply named, then sends one call alone (a probe) whose
-reply tells the new budget. So a manager meets no 429 of its own making, whatever the tier, and
-another kernel on the same account shows up in the headers and slows us down too.
+yet). While the budget is above ``MARGIN`` calls go side by side; below it they go one at a time,
+so each reply tells the exact budget; at zero the engine waits for the Reset the reply named,
+then sends one call alone (a probe) whose reply tells the new budget. So a manager meets no 429
+of its own making, whatever the tier, and another kernel on the same account shows up in the
+headers and slows us down too.
 
 Nothing is known before the first reply, and a reply with no rate headers means no limit: then
 nothing waits (the gateway's 429 and the account back-off remain the safety net). Times here
@@ -30,6 +32,11 @@ CREATE = "create"
 QUERY = "query"
 #: Longest wait for a call's reply before looking again (a lost reply frees its place on return).
 _PROBE_WAIT = 0.25
+#: Calls kept in hand while several are on their way: replies on parallel connections can come
+#: back out of the order the gateway counted them, so the newest-sent reply may not yet count a
+#: call sent just before it (at most one per pool worker). Below this, calls go one at a time and
+#: each reply tells the exact budget.
+MARGIN = 4
 
 
 class _Bucket:
@@ -57,6 +64,7 @@ class Pacer:
         self.source = source
         self._clock = clock
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._buckets = {CREATE: _Bucket(), QUERY: _Bucket()}
         self.on_release: Callable[[], None] | None = None
         #: Calls each bucket held back at least once (for benchmarks and tests).
@@ -91,18 +99,20 @@ class Pacer:
         with self._lock:
             state = self._buckets[bucket]
             state.outstanding = max(0, state.outstanding - 1)
+            self._changed.notify_all()
         if self.on_release is not None:
             self.on_release()
 
-    def wait_turn(self, bucket: str, info: RateInfo | None, sleep: Callable[[float], bool]) -> bool:
-        """Wait (with ``sleep``, which returns True to stop) until a call may go, then take its
-        place. True: stopping, nothing taken."""
-        while True:
+    def wait_turn(self, bucket: str, info: RateInfo | None, stopped: threading.Event) -> bool:
+        """Wait until a call may go (a released call wakes us), then take its place.
+        True: ``stopped`` was set, nothing taken."""
+        while not stopped.is_set():
             wait = self.try_take(bucket, info)
             if wait <= 0:
                 return False
-            if sleep(wait):
-                return True
+            with self._changed:
+                self._changed.wait(min(wait, _PROBE_WAIT))
+        return True
 
     def _delay(self, bucket: str, info: RateInfo | None) -> float:
         state = self._buckets[bucket]
@@ -115,11 +125,13 @@ class Pacer:
             state.seen = seen
             state.budget = sample.remaining - state.outstanding
             state.reset_at = sample.reset_at
+        if state.budget > MARGIN:
+            return 0.0
+        if state.outstanding > 0:
+            return _PROBE_WAIT  # one at a time now: the call out wakes the waiter when it ends
         if state.budget > 0:
             return 0.0
         now = self._clock()
         if now < state.reset_at:
             return state.reset_at - now
-        if state.outstanding == 0:
-            return 0.0  # a slot has freed: one probe, whose reply gives the new budget
-        return _PROBE_WAIT  # a probe is out: its release wakes the waiter sooner
+        return 0.0  # a slot has freed: one probe, whose reply gives the new budget

@@ -61,12 +61,10 @@ def name_of(provider: str | None) -> str:
 
 
 def check_request(client: SeedanceClient, request: GenerationRequest) -> None:
-    """Refuse, before anything is sent, what the client's provider cannot take: a model Ark
-    lacks (ValidationError naming the provider that has it), flex on ToAPIs (naming Ark)."""
-    if provider_of(client) == ARK:
-        catalog.ark_model_id(request.spec, getattr(client, "region", None))
-    else:
-        toapis.build_body(request)
+    """Refuse, before anything is sent, what the client's provider cannot take (its body is
+    built and dropped): a model Ark lacks (ValidationError naming the provider that has it),
+    flex on ToAPIs (naming Ark)."""
+    body_for_ledger(client, request, None)
 
 
 def body_for_ledger(

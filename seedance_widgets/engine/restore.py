@@ -75,7 +75,6 @@ class LedgerJob:
     #: What the last cancel did (see ``JobSnapshot.cancel_outcome``).
     cancel_outcome: str | None = None
 
-
     @property
     def request(self) -> GenerationRequest | None:
         """What was asked: built (and validated) from the newest request read that still

@@ -31,7 +31,7 @@ from . import follow
 from .core import Engine
 from .job import Job
 from .policy import PollSample
-from .providers import ARK, name_of, provider_of, real_cost
+from .providers import ARK, is_flex, name_of, provider_of, real_cost
 from .scheduler import Work
 from .state import POLLED_STATES, JobSnapshot, JobState
 from .tracked import Tracked, new_local_id
@@ -41,6 +41,9 @@ log = logging.getLogger("seedance_widgets.engine")
 
 #: Samples kept per job for the poll policy.
 _MAX_SAMPLES = 200
+#: Gateway seconds between polls of a flex task still in the provider's queue (it may wait there
+#: for up to its expiry window, two days by default).
+FLEX_QUEUED_POLL = 60.0
 #: Gateway seconds before a poll that failed unexpectedly is tried again.
 _AFTER_A_SURPRISE = 10.0
 
@@ -184,6 +187,9 @@ def _progress(core: Engine, tracked: Tracked, snap: JobSnapshot, task: Task, gen
     if job._update(when=POLLED_STATES, state=state, **common, **core.live_notice(job.local_id)) is None:
         return  # cancelled or ended meanwhile
     delay = settings.ours(settings.poll_policy.next_delay(tracked.samples))
+    if state == JobState.QUEUED and is_flex(job.request):
+        # A flex task may wait in Ark's queue for up to two days: look at it calmly meanwhile.
+        delay = max(delay, settings.ours(FLEX_QUEUED_POLL))
     remaining = settings.ours(core.deadline_for(tracked)) - (now - tracked.watch_since)
     core.schedule(tracked, max(0.0, min(delay, remaining + 0.01)), generation)
 

@@ -96,11 +96,9 @@ def manager_for(settings: Seedance) -> JobManager:
 def _prefer(settings: Seedance) -> None:
     """Hand ``%config Seedance.provider`` / ``.region`` to the backend (it decides where jobs go
     when the environment does not)."""
-    from seedance_widgets import backend
+    from seedance_widgets.backend import set_preferences
 
-    set_preferences = getattr(backend, "set_preferences", None)
-    if set_preferences is not None:
-        set_preferences(provider=settings.provider, region=settings.region)
+    set_preferences(provider=settings.provider, region=settings.region)
 
 
 def _client_for(base_url: str) -> SeedanceClient:
@@ -172,14 +170,14 @@ def key_is_set() -> bool:
 
 def provider() -> str:
     """The provider new jobs use ("toapis" or "ark"), as the backend chooses it."""
-    from seedance_widgets import backend
+    from seedance_widgets.backend import chosen_provider
 
-    chosen = getattr(backend, "chosen_provider", None)
-    return str(chosen()) if chosen is not None else "toapis"
+    return chosen_provider()
 
 
 def shutdown_managers() -> None:
-    """Stop and forget every manager the magic made itself (one made elsewhere is left alone)."""
+    """Stop and forget every manager the magic made itself (one made elsewhere is left alone), and
+    the provider / region preferences it gave the backend."""
     with _lock:
         made = list(_made)
         _made.clear()
@@ -188,6 +186,9 @@ def shutdown_managers() -> None:
         _applied.clear()
     for manager in made:
         manager.shutdown()
+    from seedance_widgets.backend import set_preferences
+
+    set_preferences()  # the magic's provider / region preferences go with its managers
 
 
 #: How long ``%seedance cancel`` waits for the provider's answer (Ark's DELETE has its own deadline).
@@ -265,10 +266,9 @@ def where_jobs_go(settings: Seedance) -> Where:
 
 
 def _preferred_region() -> str:
-    from seedance_widgets import backend
+    from seedance_widgets.backend import chosen_region
 
-    chosen = getattr(backend, "chosen_region", None)
-    return str((chosen() if chosen is not None else None) or "volcengine")
+    return chosen_region() or "volcengine"
 
 
 def _ark_client_facts() -> tuple[str, str]:

@@ -519,10 +519,9 @@ class SeedanceForm(anywidget.AnyWidget):
         """The provider of the form's manager, or the one the backend would choose (no manager made)."""
         if self._manager is not None:
             return str(getattr(self._manager.client, "provider", "toapis"))
-        from seedance_widgets import backend
+        from seedance_widgets.backend import chosen_provider
 
-        chosen = getattr(backend, "chosen_provider", None)
-        return str(chosen()) if chosen is not None else "toapis"
+        return chosen_provider()
 
     def _backend_label(self) -> str:
         """Where jobs go, without creating the default manager (it may spawn an emulator)."""

@@ -238,6 +238,32 @@ def test_an_ark_job_ends_done_with_its_tokens_and_real_cost_in_snapshot_ledger_a
     assert (again.state, again.usage_tokens, again.cost_usd) == (JobState.DONE, tokens, cost)
 
 
+def test_a_restart_on_the_other_provider_leaves_an_ark_task_alone_and_says_how_to_watch_it(
+    ark_env: Emulator, ark_manager: Callable[..., JobManager]
+) -> None:
+    ark_env.configure(ark_queue_seconds=FOREVER)
+    first = ark_manager()
+    job = first.submit(_request())
+    assert isinstance(job, Job)
+    _queued(job)
+    first.shutdown()
+    gateway = SeedanceClient(api_key=ark_env.api_key, base_url=ark_env.base_url)
+    second = ark_manager(client=gateway)
+    adopted = second.get(job.local_id)
+    assert adopted is not None
+    snap = adopted.snapshot()
+    assert (snap.state, snap.error_code) == (JobState.TIMED_OUT, "other_provider")
+    assert snap.error is not None
+    assert f"attach({snap.task_id!r})" in snap.error
+    assert gateway.request_counts["get"] == 0  # a cgt- id is never asked of the gateway
+    second.shutdown()
+    third = ark_manager()
+    again = python_api.attach(str(job.task_id), manager=third)
+    _queued(again)
+    again.cancel()
+    assert again.snapshot().cancel_outcome == "cancelled"
+
+
 @pytest.mark.parametrize("provider", ["toapis", "ark"])
 def test_the_same_request_again_is_the_saved_video_with_no_request_on_either_provider(
     ark_env: Emulator, ark_manager: Callable[..., JobManager], provider: str
@@ -290,7 +316,8 @@ def test_cancelling_a_queued_ark_job_cancels_the_task_there_and_nothing_is_bille
         assert manager.spent_usd == 0.0
         other = manager.submit(_request("a second paper boat"))
         assert isinstance(other, Job)
-        other.cancel()
+        other.cancel()  # before or while its create is sent: either way nothing is billed
+        wait_for(lambda: other.snapshot().cancel_outcome in ("not_sent", "cancelled"), what="other cancelled")
     finally:
         proxy.close()
 

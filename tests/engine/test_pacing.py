@@ -16,7 +16,7 @@ from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.api.ratelimits import RateInfo
 from seedance_widgets.emulator import Emulator, EmulatorConfig
 from seedance_widgets.engine import JobManager, JobState
-from seedance_widgets.engine.pacing import CREATE, QUERY, Pacer
+from seedance_widgets.engine.pacing import CREATE, MARGIN, QUERY, Pacer
 
 SPEED = 20.0
 #: Gateway seconds (the emulator divides by SPEED): creates 1/s with a burst of 4 and at most
@@ -49,24 +49,42 @@ def test_budget_counts_calls_on_their_way_and_waits_for_reset() -> None:
     info = RateInfo(clock)
     pacer = Pacer(lambda: info, clock)
     assert pacer.try_take(CREATE) == 0.0  # nothing known yet: no pacing
-    first = info.begin()
-    info.note("create", first, 200, _headers(5, 2, 0.5))
+    info.note("create", info.begin(), 200, _headers(50, 20, 0.5))
     pacer.release(CREATE)
-    assert pacer.try_take(CREATE) == 0.0
-    assert pacer.try_take(CREATE) == 0.0
-    # Both are on their way (Remaining was 2): the next waits for the reset the reply named.
+    # 20 left: side by side down to MARGIN, then each call waits for the one out.
+    takes = [pacer.try_take(CREATE) for _ in range(20 - MARGIN + 1)]
+    assert takes[:-1] == [0.0] * (20 - MARGIN)
+    assert takes[-1] > 0
+    for _ in range(20 - MARGIN):
+        pacer.release(CREATE)
+    for _ in range(MARGIN):  # one at a time: each goes once the last is back
+        assert pacer.try_take(CREATE) == 0.0
+        assert pacer.try_take(CREATE) > 0
+        pacer.release(CREATE)
+    # All 20 used: wait for the reset the reply named, then one probe alone.
     assert pacer.try_take(CREATE) == pytest.approx(0.5)
     clock.now += 0.5
-    assert pacer.try_take(CREATE) > 0  # past the reset, but calls are still out: no probe yet
-    pacer.release(CREATE)
-    pacer.release(CREATE)
-    assert pacer.try_take(CREATE) == 0.0  # one probe alone
+    assert pacer.try_take(CREATE) == 0.0
     assert pacer.try_take(CREATE) > 0
-    probe = info.begin()
-    info.note("create", probe, 200, _headers(5, 3, 0.2))
+    info.note("create", info.begin(), 200, _headers(50, 9, 0.2))  # the probe's reply
     pacer.release(CREATE)
-    assert [pacer.try_take(CREATE) for _ in range(4)][:3] == [0.0, 0.0, 0.0]
+    assert [pacer.try_take(CREATE) for _ in range(9 - MARGIN)] == [0.0] * (9 - MARGIN)
     assert pacer.try_take(QUERY) == 0.0  # the buckets are apart
+
+
+def test_a_reply_counts_calls_still_out() -> None:
+    clock = _Clock()
+    info = RateInfo(clock)
+    pacer = Pacer(lambda: info, clock)
+    for _ in range(3):
+        assert pacer.try_take(QUERY) == 0.0
+    # The first reply says 7 left; the other two calls may not be counted in it yet.
+    info.note("get", info.begin(), 200, _headers(50, 7, 0.1))
+    pacer.release(QUERY)
+    allowed = 0
+    while pacer.try_take(QUERY) == 0.0:
+        allowed += 1
+    assert allowed == 7 - 2 - MARGIN
 
 
 def test_an_older_reply_never_overrides_a_newer_one() -> None:

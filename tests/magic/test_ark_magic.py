@@ -220,3 +220,22 @@ def test_config_on_toapis_says_toapis_without_a_region(ip: Session, emu_env: Emu
     assert rows["provider"] == "ToAPIs"
     assert rows["API key"] == "set (from TOAPIS_API_KEY; never shown)"
     assert emu_env.api_key not in ip.all_text()
+
+
+def test_with_both_keys_the_provider_setting_picks_where_new_jobs_go(
+    ark_ip: Session, ark_env: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOAPIS_API_KEY", ark_env.api_key)
+    monkeypatch.setenv("SEEDANCE_BASE_URL", ark_env.base_url)
+    rows = {r["setting"]: r["value"] for r in ark_ip.run("%seedance config").rows}
+    assert rows["provider"] == "ToAPIs"  # both keys, no preference: ToAPIs, as before Ark
+    ark_ip.run("%config Seedance.provider = 'ark'")
+    rows = {r["setting"]: r["value"] for r in ark_ip.run("%seedance config").rows}
+    assert rows["provider"] == "Ark (volcengine)"
+    job = ark_ip.run("%seedance --resolution 480p -d 4 a lantern on a jetty")
+    assert wait_for(job, lambda s: s.task_id is not None).task_id.startswith("cgt-")
+    assert ark_env.stats()["ark_creates"] == 1
+    ark_ip.run("%config Seedance.provider = 'toapis'")
+    other = ark_ip.run("%seedance --resolution 480p -d 4 a lantern on a pier")
+    assert not wait_for(other, lambda s: s.task_id is not None).task_id.startswith("cgt-")
+    assert ark_env.stats()["ark_creates"] == 1
