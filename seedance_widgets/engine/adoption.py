@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from seedance_widgets.api import request_estimate_usd
 
-from . import creating
+from . import creating, ledger_index
 from .core import Engine
 from .providers import name_of, provider_of
 from .restore import LedgerJob, is_in_flight
@@ -27,8 +27,14 @@ def restore_all(core: Engine) -> None:
     The finished ones are adopted when asked for (:func:`adopt_deferred`; a request's own by
     :func:`settle`): a folder used for months holds thousands of them, and a new manager must
     open it at once (issue 16: a 100,000-record ledger in under a second)."""
-    with core.store.ledger.exclusive():
+    ledger = core.store.ledger
+    with ledger.exclusive():
+        uploads = ledger_index.load(core.view, ledger.path)  # the fold of a long ledger, if kept
+        if uploads:
+            with core.lock:
+                core.uploaded.update(uploads)
         core.refresh()
+        ledger_index.save_later(core.view, ledger.path)  # in the background; a failure only logs
         entries = list(core.view.jobs.values())
         core.view.opened = [entry.local_id for entry in entries]
         core.view.deferred = {entry.local_id: None for entry in entries if entry.state in FINAL_STATES}

@@ -241,7 +241,7 @@ class JobManager:
             # HTTP may follow: make the client here, so a backend that cannot start (no key and
             # no emulator) fails in the caller's thread with its own message; and what the
             # provider cannot take is refused here, before anything is recorded or sent.
-            check_request(self.client, request)
+            check_request(self.client, request, [i.role for i in prepared if i.data is not None])
         return submitting.submit(
             self._core, request, prepared, request_hash=request_hash, estimate=estimate, rerun=rerun
         )

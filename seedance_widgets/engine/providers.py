@@ -7,9 +7,10 @@ body a create sends (for the ledger), and whether the provider has the request's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from seedance_widgets.api import GenerationRequest, catalog
+from seedance_widgets.api import VIDEO_ROLE, GenerationRequest, ValidationError, catalog
 from seedance_widgets.api.protocols import ark, toapis
 
 if TYPE_CHECKING:
@@ -60,11 +61,22 @@ def name_of(provider: str | None) -> str:
     return "Ark" if provider == ARK else "the gateway"
 
 
-def check_request(client: SeedanceClient, request: GenerationRequest) -> None:
+def check_request(
+    client: SeedanceClient, request: GenerationRequest, local_roles: Sequence[str] = ()
+) -> None:
     """Refuse, before anything is sent, what the client's provider cannot take (its body is
     built and dropped): a model Ark lacks (ValidationError naming the provider that has it),
-    flex on ToAPIs (naming Ark)."""
+    flex on ToAPIs (naming Ark), a local reference video on Ark (``local_roles``: the roles of
+    the request's local files; Ark has no upload endpoint)."""
     body_for_ledger(client, request, None)
+    if provider_of(client) == ARK and VIDEO_ROLE in local_roles:
+        raise ValidationError(
+            "ref_videos",
+            "a local file",
+            "an http(s) URL of a video already online",
+            "Ark has no upload endpoint, so a local reference video cannot be sent: put it online and "
+            "pass its http(s) URL (or use the ToAPIs gateway, which uploads local videos). Nothing was sent.",
+        )
 
 
 def body_for_ledger(

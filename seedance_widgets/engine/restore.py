@@ -337,7 +337,7 @@ def _take_times(job: LedgerJob, rec: dict[str, Any], at: Any) -> None:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while a ledger is folded: the records and jobs it makes are
     not garbage, and a 100,000-record ledger would otherwise trigger full collections that cost
     more than reading it. Reference counting still frees what is dropped."""
@@ -369,14 +369,21 @@ class LedgerView:
     #: finished and not adopted yet (see ``adoption.restore_all``).
     opened: list[str] = dataclasses.field(default_factory=list)
     deferred: dict[str, None] = dataclasses.field(default_factory=dict)
+    #: Every uploaded image URL seen, records folded so far, and how far the index the view
+    #: started from (or last wrote) reaches (see ledger_index.py).
+    uploads_seen: dict[str, str] = dataclasses.field(default_factory=dict)
+    records_seen: int = 0
+    indexed_records: int = 0
+    indexed_offset: int = 0
 
     def absorb(self, records: Iterable[dict[str, Any]]) -> dict[str, str]:
         """Fold new records in; returns the uploaded image URLs they name (by sha256)."""
         touched: dict[str, str | None] = {}  # local id -> its request hash before
         uploads: dict[str, str] = {}
         jobs = self.jobs
-        with _collector_paused():
+        with collector_paused():
             for record in records:
+                self.records_seen += 1
                 if not isinstance(record, dict):
                     continue
                 if record.get("event") == "uploaded":
@@ -402,6 +409,7 @@ class LedgerView:
                 _rekey(job)
                 if job.request_hash and job.request_hash != before:
                     self._by_hash.setdefault(job.request_hash, []).append(local_id)
+        self.uploads_seen.update(uploads)
         return uploads
 
     def with_hash(self, request_hash: str) -> list[LedgerJob]:

@@ -5,7 +5,7 @@ JobView and the form's history). Inside a kernel the gallery shows as the live w
 twin (the table, with the videos) that exports with plain nbconvert (see ``_share``); a card's
 confirmed "Generate again (paid)" adds the new job to the grid.
 
-A grid may hold a hundred players, so the page asks for a video's bytes (``video-request``) only
+A grid may hold a hundred players, so the page asks for a video's bytes (``MSG_VIDEO_REQUEST``) only
 when its card scrolls into view, and a card scrolled a screen or more away drops its blob (and
 asks again if it comes back): the page's memory follows what is on screen, not the grid's size
 (js/gallery.js; measured by benchmarks/bench_gallery.py).

@@ -502,3 +502,9 @@ def test_the_auth_error_names_arks_variable() -> None:
     assert "ARK_API_KEY" in str(err)
     assert "TOAPIS_API_KEY" not in str(err)
     assert {"ModelAccountRpmRateLimitExceeded", "QuotaExceeded", "ServerOverloaded"} <= ark.RATE_LIMIT_CODES
+
+
+def test_the_gateway_s_usage_is_read_when_it_has_tokens() -> None:
+    task = Task.from_json({"id": "t1", "status": "completed", "usage": {"completion_tokens": 5000}})
+    assert task.usage_tokens == 5000
+    assert Task.from_json({"id": "t1", "status": "completed", "usage": {"seconds": 5}}).usage_tokens is None

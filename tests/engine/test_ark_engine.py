@@ -21,6 +21,7 @@ from engine_support import GatewayProxy, wait_for
 from seedance_widgets import backend, python_api
 from seedance_widgets.api import GenerationRequest, SeedanceClient, SeedanceError, ValidationError, catalog
 from seedance_widgets.emulator import Emulator, EmulatorConfig
+from seedance_widgets.emulator.mp4 import RenderSpec, render_mp4
 from seedance_widgets.engine import Job, JobManager, JobState
 
 #: Long enough that a task is still queued whenever the test looks (emulator seconds).
@@ -196,6 +197,21 @@ def test_a_model_ark_lacks_is_refused_before_anything_is_sent(
             flex_on_toapis.submit(_request(service_tier="flex"))
     finally:
         flex_on_toapis.shutdown()
+
+
+def test_a_local_reference_video_is_refused_on_ark_before_anything_is_sent(
+    ark_env: Emulator, ark_manager: Callable[..., JobManager], tmp_path: Path
+) -> None:
+    clip = render_mp4(
+        RenderSpec(prompt="a reference clip", width=320, height=180, duration=3, audio=False, seed=1),
+        tmp_path / "reference.mp4",
+    )
+    manager = ark_manager()
+    request = GenerationRequest(prompt="the dancer from the clip", model="doubao-seedance-2-0", duration=4)
+    with pytest.raises(ValidationError, match="no upload endpoint"):
+        manager.submit(request, media=[("reference_video", clip)])
+    assert ark_env.stats()["ark_creates"] == 0
+    assert not manager.jobs()
 
 
 # ---- a job on Ark, its real cost, restore ---------------------------------------------------------
@@ -473,6 +489,14 @@ def test_remote_tasks_escape_what_the_provider_says_and_attach_by_ark_id(
         assert attached.snapshot().usage_tokens == job.snapshot().usage_tokens
     finally:
         proxy.close()
+
+
+def test_the_gateway_has_no_task_list_and_says_who_has(
+    ark_env: Emulator, ark_manager: Callable[..., JobManager]
+) -> None:
+    manager = ark_manager(client=SeedanceClient(api_key=ark_env.api_key, base_url=ark_env.base_url))
+    with pytest.raises(SeedanceError, match="Ark"):
+        python_api.remote_tasks(manager=manager)
 
 
 # ---- the account's queue -------------------------------------------------------------------------

@@ -7,10 +7,16 @@ of both versions, in the engine's own shapes), smaller.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +24,12 @@ import pytest
 
 from benchmarks.bench_ledger import build_ledger
 from seedance_widgets.api import GenerationRequest
-from seedance_widgets.engine import Job, JobManager, JobState
+from seedance_widgets.engine import Job, JobManager, JobState, ledger_index
 from seedance_widgets.engine import ledger as ledger_module
 from seedance_widgets.engine.ledger import Ledger
 from seedance_widgets.engine.restore import LedgerJob, LedgerView, fold
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _no_client() -> Any:
@@ -164,3 +172,130 @@ def test_an_earlier_releases_job_answers_todays_request(tmp_path: Path) -> None:
         assert job.snapshot().path == video
     finally:
         manager.shutdown()
+
+
+# ---- the index beside the ledger ---------------------------------------------------------------
+def _fold_with_index(folder: Path) -> LedgerView:
+    """What a new manager folds: the index (when usable), then the ledger after it."""
+    view = LedgerView(folder)
+    uploads = ledger_index.load(view, folder / "ledger.jsonl")
+    records, view.offset = Ledger(folder / "ledger.jsonl").iter_from(view.offset)
+    uploads.update(view.absorb(records))
+    view.uploads_seen = uploads
+    return view
+
+
+def _same_fold(view: LedgerView, folder: Path) -> None:
+    whole, uploads = fold(Ledger(folder / "ledger.jsonl").read(), folder)
+    assert list(view.jobs) == list(whole)
+    for local_id, job in whole.items():
+        assert _facts(view.jobs[local_id]) == _facts(job), local_id
+    assert view.uploads_seen == uploads
+    for request_hash in {j.request_hash for j in whole.values() if j.request_hash}:
+        assert [j.local_id for j in view.with_hash(request_hash)] == [
+            j.local_id for j in whole.values() if j.request_hash == request_hash
+        ]
+
+
+def _write_index_of_first(folder: Path, records: int) -> int:
+    """Index the ledger's first ``records`` whole lines, as a manager would; returns the offset."""
+    data = (folder / "ledger.jsonl").read_bytes()
+    offset = 0
+    for _ in range(records):
+        offset = data.index(b"\n", offset) + 1
+    view = LedgerView(folder)
+    view.absorb(Ledger(folder / "ledger.jsonl").read_from(0)[0][:records])
+    state = (list(view.jobs.values()), {k: list(v) for k, v in view._by_hash.items()}, view.uploads_seen)
+    ledger_index.write(state, offset, folder, folder / "ledger.jsonl")
+    return offset
+
+
+def test_the_index_and_the_records_after_it_fold_as_the_whole_ledger(tmp_path: Path) -> None:
+    build_ledger(tmp_path, 3000)
+    offset = _write_index_of_first(tmp_path, 1700)
+    view = _fold_with_index(tmp_path)
+    assert view.indexed_offset == offset  # the index was used
+    _same_fold(view, tmp_path)
+
+
+def test_an_index_that_no_longer_describes_the_ledger_is_ignored(tmp_path: Path) -> None:
+    build_ledger(tmp_path, 2000)
+    ledger = tmp_path / "ledger.jsonl"
+    original = ledger.read_bytes()
+    _write_index_of_first(tmp_path, 1500)
+    index = tmp_path / ledger_index.INDEX_NAME
+    kept = index.read_bytes()
+    changed = original.replace(b'"state":"failed"', b'"state":"done"  ', 1)  # same length, earlier bytes
+    assert changed != original
+    for ledger_bytes, index_bytes in [
+        (changed, kept),  # edited by hand before the offset
+        (original[:1000], kept),  # cut short
+        (original, kept[: len(kept) // 2]),  # an index cut short (cannot happen: written atomically)
+        (original, kept.replace(b'"format":1', b'"format":99')),
+    ]:
+        ledger.write_bytes(ledger_bytes)
+        index.write_bytes(index_bytes)
+        view = _fold_with_index(tmp_path)
+        assert view.indexed_offset == 0
+        _same_fold(view, tmp_path)
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from seedance_widgets.engine import ledger_index
+from seedance_widgets.engine.ledger import Ledger
+from seedance_widgets.engine.restore import LedgerView
+folder = Path(sys.argv[1])
+view = LedgerView(folder)
+records, view.offset = Ledger(folder / "ledger.jsonl").iter_from(0)
+view.absorb(records)
+state = (list(view.jobs.values()), {k: list(v) for k, v in view._by_hash.items()}, view.uploads_seen)
+print("ready", flush=True)
+while True:
+    ledger_index.write(state, view.offset, folder, folder / "ledger.jsonl")
+"""
+
+
+def _index_files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*ledger.index.json*")}
+
+
+def _wait_for_index_bytes(folder: Path) -> None:
+    """Return as soon as a file of the index (its temporary one, or itself) gains bytes."""
+    before = _index_files(folder)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            now = _index_files(folder)
+            if any(size and now[name] != before.get(name) for name, (size, _) in now.items()):
+                return
+        time.sleep(0.0002)
+    raise AssertionError("the writer never wrote an index")
+
+
+def test_an_index_writer_killed_at_any_point_leaves_a_correct_open(tmp_path: Path) -> None:
+    build_ledger(tmp_path, 20_000)
+    rng = random.Random(16)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    index = tmp_path / ledger_index.INDEX_NAME
+    for attempt in range(8):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        if attempt % 2:
+            time.sleep(rng.uniform(0.0, 0.4))  # anywhere: making the index, writing it, renaming
+        else:
+            _wait_for_index_bytes(tmp_path)  # in the middle of writing the index's bytes
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        view = _fold_with_index(tmp_path)
+        if index.exists():
+            assert view.indexed_offset > 0, f"kill {attempt}: an index that is there must be whole"
+        _same_fold(view, tmp_path)
+    assert index.exists()
+    # Left-over temporary files of killed writers are not indexes: the next open is still right.
+    _same_fold(_fold_with_index(tmp_path), tmp_path)
