@@ -26,7 +26,7 @@ in the note.
 Rows 11-13: 10,000 jobs in one fresh interpreter against the emulator (own process, "quick"
 profile: a few seconds per task, sped up; default tier, sped up too), measured once. 11a jobs
 not finished (target 0), 11b duplicate creates (tasks the emulator made beyond one per job, plus
-business ids seen twice in the ledger; target 0), 12a peak threads (``threading.active_count()``
+jobs with two "created" records in the ledger; target 0), 12a peak threads (``threading.active_count()``
 minus the sampler; target <= 8), 12b memory growth (peak RSS minus RSS before the manager was
 made; target <= 300 MB), 13 a CPU-bound cell run again and again while the jobs are in flight
 vs the same cell alone in the same interpreter, before and after (median; target <= 1.15x).
@@ -237,8 +237,9 @@ def many_side(args: dict[str, Any]) -> None:
         snaps = [j.snapshot() for j in jobs]
         manager.shutdown()
         ledger = Path(out) / "ledger.jsonl"
-        business = [
-            rec.get("client_business_id")
+        # A job with two "created" records (two tasks) would be a duplicate create.
+        created = [
+            rec.get("job")
             for rec in map(json.loads, ledger.read_text().splitlines())
             if rec.get("event") == "created"
         ]
@@ -255,7 +256,7 @@ def many_side(args: dict[str, Any]) -> None:
                 "memory_mb": hwm - rss0,
                 "alone": alone,
                 "meanwhile": meanwhile,
-                "business_twice": len(business) - len(set(business)),
+                "created_twice": len(created) - len(set(created)),
                 "requests": client.request_counts,
             }
         )
@@ -358,7 +359,7 @@ def _many_rows(quick: bool) -> list[dict[str, Any]]:
         }
         result = _child("many_side", args, timeout=3600)
         stats = emu.stats()
-    duplicates = int(stats["tasks"]) - n + int(result["business_twice"])
+    duplicates = int(stats["tasks"]) - n + int(result["created_twice"])
     meanwhile = result["meanwhile"]
     if not meanwhile:
         raise NotMeasured("the jobs finished before the CPU-bound cell could run even once")
@@ -413,4 +414,12 @@ if __name__ == "__main__":
     import sys
 
     only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--part=")), None)
-    print(json.dumps(run(quick="--quick" in sys.argv, only=only), default=str)[:2000])
+    for row in run(quick="--quick" in sys.argv, only=only)["rows"]:
+        value, base = row.get("value") or [], row.get("baseline_value") or []
+        shown = (
+            f"median {statistics.median(value):.4g} (n={len(value)})" if value else row.get("not_measured")
+        )
+        if base:
+            ratio = row.get("ratio") or statistics.median(value) / statistics.median(base)
+            shown += f"; baseline median {statistics.median(base):.4g}; ratio {ratio:.3f}"
+        print(row["id"], shown)

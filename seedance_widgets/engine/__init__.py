@@ -15,7 +15,7 @@ from .errors import (
     OutputFolderError,
     WaitTimeoutError,
 )
-from .job import Job
+from .job import CancelHandle, Job
 from .manager import JobManager
 from .policy import AdaptivePolicy, BaselinePolicy, PollPolicy, PollSample
 from .registry import default_manager, folder_manager, set_default_manager
@@ -27,6 +27,7 @@ __all__ = [
     "AdaptivePolicy",
     "BaselinePolicy",
     "BudgetExceededError",
+    "CancelHandle",
     "DryRun",
     "Job",
     "JobCancelledError",

@@ -4,25 +4,31 @@
 
 - nothing sent yet, no task, a provider without a cancel (ToAPIs), or a second cancel after the
   provider refused one: the engine stops watching (``Engine.stop_watching``), as before;
-- Ark and our last poll saw the task queued: ``client.cancel``, which reads the task once more
-  and sends the DELETE only if Ark still calls it queued (a DELETE of a *finished* task deletes
-  its record, video and all): "cancelled" ends the job CANCELLED, not billed; "not_cancellable"
-  (it started meanwhile) keeps the job watched with a note saying so;
+- Ark and our last poll saw the task queued: the job shows ``cancel_outcome="cancelling"`` and
+  the pool sends ``client.cancel``, which reads the task once more and sends the DELETE only if
+  Ark still calls it queued (a DELETE of a *finished* task deletes its record, video and all):
+  "cancelled" ends the job CANCELLED, not billed; "not_cancellable" (it started meanwhile) keeps
+  the job watched with a note saying so; an error leaves it watched as ``cancel_failed``;
 - Ark and the task runs: no DELETE is sent; the job stays watched with that note.
 
-The calls run in the caller's thread: ``%seedance cancel`` and the card's button say which
-outcome happened as soon as cancel() returns (``snapshot().cancel_outcome``).
+Only the pool makes the network calls: the caller may be the kernel's shell thread (the card's
+stop button), and Ark's calls may take up to the client's whole-call deadline. ``cancel()``
+returns a :class:`CancelHandle` at once; the observers see the outcome when it lands, and
+``handle.wait(timeout)`` waits for it (``%seedance cancel`` does, briefly). While one cancel is on
+its way, another ``cancel()`` of the job returns the same handle and asks nothing more.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from seedance_widgets.api import SeedanceError
 
-from .core import RUNNING_CANCEL_MESSAGE, Engine
-from .job import Job
+from .core import CANCELLING_CODE, CANCELLING_NOTE, RUNNING_CANCEL_MESSAGE, Engine
+from .job import CANCELLING, CancelHandle, Job
 from .providers import can_cancel, provider_of
+from .scheduler import POLL
 from .state import POLLED_STATES, JobState
 from .tracked import IN_PROGRESS, NOT_CANCELLABLE, Tracked
 
@@ -39,10 +45,14 @@ NOT_CANCELLABLE_NOTE = (
 )
 
 
-def cancel(core: Engine, job: Job) -> None:
-    """Cancel ``job`` as well as its provider allows (see the module's text)."""
+def cancel(core: Engine, job: Job) -> CancelHandle:
+    """Cancel ``job`` as well as its provider allows (see the module's text); never waits for
+    the network."""
     with core.lock:
         tracked = core.tracked.get(job.local_id)
+        pending = core.cancels.get(job.local_id)
+    if pending is not None:
+        return pending  # already on its way: a second click asks Ark nothing more
     snap = job.snapshot()
     if (
         tracked is not None
@@ -53,7 +63,7 @@ def cancel(core: Engine, job: Job) -> None:
         # The create is on the wire: its task is cancelled as soon as its id is known.
         core.stop_watching(job)
         job._update(when=(JobState.CANCELLED,), error=ON_THE_WAY)
-        return
+        return CancelHandle(job)
     if (
         tracked is None
         or snap.task_id is None
@@ -63,22 +73,74 @@ def cancel(core: Engine, job: Job) -> None:
         or not can_cancel(core.client_for(tracked))  # the client that polls it (pinned here)
     ):
         core.stop_watching(job)
-        return
+        return CancelHandle(job)
     if snap.state != JobState.QUEUED:
         _refused(core, tracked, "it is running")
-        return
-    cancel_queued(core, tracked, snap.task_id)
+        return CancelHandle(job)
+    return _send_later(core, tracked, snap.task_id)
+
+
+def _send_later(core: Engine, tracked: Tracked, task_id: str) -> CancelHandle:
+    """Show the cancel as on its way and queue it for the pool; the handle settles after."""
+    job = tracked.job
+    handle = CancelHandle(job, done=False)
+    with core.lock:
+        if job.local_id in core.cancels:
+            return core.cancels[job.local_id]  # another thread's cancel got there first
+        core.cancels[job.local_id] = handle
+    shown = job._update(
+        when=POLLED_STATES, cancel_outcome=CANCELLING, error=CANCELLING_NOTE, error_code=CANCELLING_CODE
+    )
+    with core.lock:
+        # Queued under the scheduler's lock, so a shutdown either drops nothing or is seen here.
+        queued = shown is not None and not core.stopping
+        if queued:
+            core.run_in_pool(functools.partial(_send, core, tracked, task_id, handle), POLL)
+        else:
+            core.cancels.pop(job.local_id, None)
+    if not queued:
+        if shown is not None:
+            core.stop_watching(job)  # shutting down: nobody is left to ask Ark
+        handle._settle()
+    return handle
+
+
+def _send(core: Engine, tracked: Tracked, task_id: str, handle: CancelHandle) -> None:
+    """The pool's part: ask the provider, apply its answer, then wake whoever waits."""
+    job = tracked.job
+    try:
+        if not job.snapshot().is_final and not core.stopping:
+            cancel_queued(core, tracked, task_id)
+    except Exception as err:
+        log.exception("the cancel of job %s failed unexpectedly", job.local_id)
+        _failed(core, tracked, f"an unexpected {type(err).__name__}")
+    finally:
+        _done_asking(core, job)
+        snap = job.snapshot()
+        if snap.cancel_outcome == CANCELLING:
+            # The job ended some other way first (a poll saw it finish): this cancel did nothing.
+            job._update(when=(snap.state,), cancel_outcome=None)
+        handle._settle()
+
+
+def _done_asking(core: Engine, job: Job) -> None:
+    """The provider has answered: polls stop showing the job as being cancelled."""
+    with core.lock:
+        core.cancels.pop(job.local_id, None)
 
 
 def cancel_queued(core: Engine, tracked: Tracked, task_id: str) -> None:
-    """Cancel a task our last poll saw queued. ``client.cancel`` reads it once more and sends the
-    DELETE only if the provider still calls it queued."""
+    """Cancel a task our last poll saw queued (in the pool: this waits for the network).
+    ``client.cancel`` reads it once more and sends the DELETE only if the provider still calls it
+    queued."""
     assert tracked.client is not None
     try:
         result = tracked.client.cancel(task_id)
     except SeedanceError as err:
+        _done_asking(core, tracked.job)
         _failed(core, tracked, str(err))
         return
+    _done_asking(core, tracked.job)
     if result.outcome == "cancelled":
         _cancelled(core, tracked, task_id)
     elif result.outcome == "not_cancellable":

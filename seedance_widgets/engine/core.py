@@ -19,7 +19,7 @@ from seedance_widgets.api import RetryPolicy
 from .budget import Budget
 from .clock import Clock
 from .environment import backend_time_scale
-from .job import Job
+from .job import CancelHandle, Job
 from .journal import Journal
 from .providers import ARK, flex_window, is_flex, provider_of
 from .restore import LedgerView
@@ -56,9 +56,13 @@ RUNNING_CANCEL_MESSAGE = (
     "and be billed; attach(task_id) watches it again."
 )
 _UNSENT_CANCEL = "cancelled before it was sent: nothing was created or billed"
+#: What a job shows while the engine's workers ask the provider to cancel its queued task.
+CANCELLING_NOTE = "asking Ark to cancel the queued task\u2026 (the outcome shows here when Ark answers)"
+#: ``error_code`` of a job whose cancel is on its way to the provider.
+CANCELLING_CODE = "cancelling"
 #: A cancel asks the engine to do this with a job (``cancelling.cancel``: the provider's cancel
-#: where it has one, else :meth:`Engine.stop_watching`).
-CancelStep = Callable[["Engine", Job], None]
+#: where it has one, sent by the pool, else :meth:`Engine.stop_watching`); it returns at once.
+CancelStep = Callable[["Engine", Job], CancelHandle]
 #: Record fields a job's end carries into the ledger, when the job has them.
 _END_FIELDS = ("error", "error_code", "path", "sha256", "usage_tokens", "cost_usd", "cancel_outcome")
 
@@ -95,6 +99,8 @@ class Engine:
         self.uploaded: dict[str, str] = {}
         #: Uploads on the wire, by image sha256: other jobs needing the image wait for that one.
         self.uploads_in_flight: dict[str, PendingUpload] = {}
+        #: Cancels on their way to the provider, by local id (see cancelling.py; under the lock).
+        self.cancels: dict[str, CancelHandle] = {}
         #: Our jobs' places in the provider's queue (Ark's per-account limit; see limits.py).
         self.queue_limit = QueueLimit()
         #: Every manager's records of this folder, folded; grown from the tail before each create.
@@ -221,12 +227,13 @@ class Engine:
             amount, tracked.reserved_usd = tracked.reserved_usd, 0.0
         self.budget.release(amount)
 
-    def cancel(self, job: Job) -> None:
-        """Cancel ``job``: at the provider when it can (Ark, a queued task), else stop watching."""
+    def cancel(self, job: Job) -> CancelHandle:
+        """Cancel ``job`` without waiting for the network: at the provider when it can (Ark, a
+        queued task; the pool sends it), else stop watching. The handle says when it is decided."""
         if self._canceller is not None:
-            self._canceller(self, job)
-        else:
-            self.stop_watching(job)
+            return self._canceller(self, job)
+        self.stop_watching(job)
+        return CancelHandle(job)
 
     def stop_watching(self, job: Job) -> None:
         """Stop watching ``job`` and record it; the task may still finish and be billed."""
@@ -274,6 +281,9 @@ class Engine:
         tracked = self.tracked.get(local_id)
         if tracked is not None and self.journal.is_waiting(local_id):
             return {"error": self.journal.warning(tracked.job.snapshot()), "error_code": LEDGER_WRITE_FAILED}
+        if local_id in self.cancels:
+            # Said until the provider answers, so a poll meanwhile does not hide the pending cancel.
+            return {"error": CANCELLING_NOTE, "error_code": CANCELLING_CODE}
         if rate_limit and self.scheduler.rate_limited:
             return {"error": self.scheduler.rate_limit_text(), "error_code": RATE_LIMITED}
         if tracked is not None and tracked.queue_note is not None:

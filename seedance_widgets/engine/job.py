@@ -29,9 +29,60 @@ Observer = Callable[[JobSnapshot], None]
 
 
 class Canceller(Protocol):
-    """What a job needs from the engine that runs it: a way to stop watching it."""
+    """What a job needs from the engine that runs it: a way to cancel it (at once; the provider's
+    answer, when one is needed, arrives later through the returned handle and the observers)."""
 
-    def cancel(self, job: Job) -> None: ...
+    def cancel(self, job: Job) -> CancelHandle: ...
+
+
+#: ``cancel_outcome`` while the provider is being asked (the engine's workers send the cancel).
+CANCELLING = "cancelling"
+
+
+class CancelHandle:
+    """What ``Job.cancel()`` returns: the cancel's outcome once known, without blocking anyone.
+
+    On Ark a queued job's cancel is sent by the engine's workers (a GET, then a DELETE while Ark
+    still calls the task queued), so ``cancel()`` never holds the kernel for the network; the job's
+    ``snapshot().cancel_outcome`` is ``"cancelling"`` meanwhile, then the outcome. Every other
+    cancel is decided at once and its handle is already :attr:`done`.
+    """
+
+    def __init__(self, job: Job, *, done: bool = True) -> None:
+        self.job = job
+        self._done = threading.Event()
+        if done:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """True once the outcome is known (the job's snapshot says it)."""
+        return self._done.is_set()
+
+    @property
+    def outcome(self) -> str | None:
+        """The job's ``cancel_outcome`` now: ``"cancelling"`` while the provider is asked."""
+        return self.job.snapshot().cancel_outcome
+
+    def wait(self, timeout: float | None = None) -> str | None:
+        """Block up to ``timeout`` seconds (None: until known) for the outcome and return it;
+        None when it is not known in time (the cancel carries on in the background)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            # Short slices keep Ctrl-C responsive in the kernel's main thread.
+            self._done.wait(0.25 if remaining is None else min(0.25, remaining))
+        return self.outcome
+
+    def _settle(self) -> None:
+        """The engine has applied the outcome to the job (its observers were told): wake waiters."""
+        self._done.set()
+
+    def __repr__(self) -> str:
+        state = self.outcome if self.done else CANCELLING
+        return f"<CancelHandle {self.job.local_id}: {state}>"
 
 
 _WAIT_ERRORS: dict[str, type[JobError]] = {
@@ -150,19 +201,25 @@ class Job:
         raise error_type(f"job {snap.local_id}{where} {snap.state}: {snap.error or 'no detail'}", snap)
 
     # ---- acting ----------------------------------------------------------------------
-    def cancel(self) -> None:
-        """Cancel this job. On Ark a queued task is cancelled there (not billed) and a running one
-        keeps being watched (call again to stop watching); on ToAPIs, which has no cancel, the job
-        stops being watched and the task may still finish and be billed. ``snapshot().cancel_outcome``
-        says which happened."""
+    def cancel(self, wait: bool = False, timeout: float | None = None) -> CancelHandle:
+        """Cancel this job; returns at once with a :class:`CancelHandle` (``wait=True``: after the
+        outcome is known, or ``timeout`` seconds). On Ark a queued task is cancelled there by the
+        engine's workers (not billed; meanwhile ``snapshot().cancel_outcome == "cancelling"``) and
+        a running one keeps being watched (call again to stop watching); on ToAPIs, which has no
+        cancel, the job stops being watched and the task may still finish and be billed.
+        ``snapshot().cancel_outcome`` says which happened; observers see each change."""
         if self._manager is not None:
-            self._manager.cancel(self)
+            handle = self._manager.cancel(self)
         else:
             self._update(
                 state=JobState.CANCELLED,
                 error="cancelled: no longer watched; the task may still finish on the gateway and be billed",
                 finished_at=time.time(),
             )
+            handle = CancelHandle(self)
+        if wait:
+            handle.wait(timeout)
+        return handle
 
     # ---- engine side -----------------------------------------------------------------
     def _update(self, when: Collection[str] | None = None, **changes: Any) -> JobSnapshot | None:

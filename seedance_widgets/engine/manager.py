@@ -22,7 +22,7 @@ from .core import ClientFactory, Engine
 from .environment import environment_client
 from .errors import OutputFolderError
 from .images import prepare_images, split_inputs, stored_inputs, without_inputs
-from .job import Job
+from .job import CancelHandle, Job
 from .policy import AdaptivePolicy, PollPolicy
 from .providers import check_request
 from .scheduler import MAX_WORKERS
@@ -317,12 +317,13 @@ class JobManager:
         assert isinstance(new, Job)
         return new
 
-    def cancel(self, job: Job) -> None:
-        """Cancel ``job``: on Ark a queued task is cancelled there (not billed) and a running one
-        keeps being watched (a second cancel stops watching); on ToAPIs, which has no cancel, the
-        job stops being watched and the task may still finish and be billed.
-        ``job.snapshot().cancel_outcome`` says which happened."""
-        self._core.cancel(job)
+    def cancel(self, job: Job) -> CancelHandle:
+        """Cancel ``job`` without waiting for the network: on Ark a queued task is cancelled there
+        by the engine's workers (not billed) and a running one keeps being watched (a second
+        cancel stops watching); on ToAPIs, which has no cancel, the job stops being watched.
+        ``job.snapshot().cancel_outcome`` says which happened (``"cancelling"`` until Ark answers);
+        the returned handle's ``wait(timeout)`` waits for it."""
+        return self._core.cancel(job)
 
     def _check_writable(self) -> None:
         """Refuse a new generation on a folder that cannot be written (before any paid call)."""

@@ -82,12 +82,14 @@ class LedgerJob:
         nobody looks at when a manager opens it, so none is built before it is needed."""
         raws = self.raw_requests
         if raws:
-            self.raw_requests = None
+            # Built before the raw ones are dropped: a reader in another thread (the index
+            # writer) sees one or the other, never neither.
             for value, neutral in reversed(raws):
                 built = _request_from(value, neutral=neutral)
                 if built is not None:
                     self.built_request = built
                     break
+            self.raw_requests = None
         return self.built_request
 
     @request.setter

@@ -439,6 +439,14 @@ class SeedanceMagics(Magics):
             say(f"Job {snap.local_id} is already {snap.state}{done}: nothing to cancel.")
             return
         after = link.cancel_and_wait(job)
+        if after.cancel_outcome == "cancelling" and not after.is_final:
+            # Ark has not answered yet: the engine keeps asking; the kernel is not held for it.
+            say(
+                f"Job {snap.local_id}: the cancel is on its way to Ark (no answer within "
+                f"{link.CANCEL_WAIT_SECONDS:g}s). Its card, %seedance jobs and "
+                "job.snapshot().cancel_outcome show the outcome when Ark answers."
+            )
+            return
         say(f"Job {snap.local_id}: {cancel_text(after) or after.error or after.status_line()}")
 
     def _do_tasks(self, call: MagicCall) -> TaskTable:

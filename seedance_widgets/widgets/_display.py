@@ -114,7 +114,10 @@ NOT_CANCELLABLE = "not_cancellable"
 CANCEL_FAILED = "cancel_failed"
 NOT_SENT = "not_sent"
 STOPPED_WATCHING = "stopped_watching"
+#: The cancel is on its way to the provider (the engine's workers send it; the outcome follows).
+CANCELLING = "cancelling"
 CANCEL_WORDS: dict[str, str] = {
+    CANCELLING: "asking Ark to cancel\u2026 (still watching until it answers)",
     CANCELLED_NOT_BILLED: "cancelled before it ran: not billed",
     NOT_CANCELLABLE: "running: cannot be cancelled once running, still watching (it will be billed); "
     "cancel again to stop watching",
@@ -129,7 +132,7 @@ def cancel_outcome(snap: JobSnapshot) -> str | None:
     outcome = getattr(snap, "cancel_outcome", None)
     if snap.state == JobState.CANCELLED:
         return outcome if outcome in (CANCELLED_NOT_BILLED, NOT_SENT) else STOPPED_WATCHING
-    if outcome in (NOT_CANCELLABLE, CANCEL_FAILED) and not snap.is_final:
+    if outcome in (NOT_CANCELLABLE, CANCEL_FAILED, CANCELLING) and not snap.is_final:
         return str(outcome)
     return None
 

@@ -276,8 +276,7 @@ def test_a_restart_on_the_other_provider_leaves_an_ark_task_alone_and_says_how_t
     third = ark_manager()
     again = python_api.attach(str(job.task_id), manager=third)
     _queued(again)
-    again.cancel()
-    assert again.snapshot().cancel_outcome == "cancelled"
+    assert again.cancel(wait=True, timeout=60).outcome == "cancelled"
 
 
 @pytest.mark.parametrize("provider", ["toapis", "ark"])
@@ -313,7 +312,7 @@ def test_cancelling_a_queued_ark_job_cancels_the_task_there_and_nothing_is_bille
         job = manager.submit(request)
         assert isinstance(job, Job)
         _queued(job)
-        job.cancel()
+        job.cancel(wait=True, timeout=60)  # sent by the engine's workers (see test_ark_cancel_async.py)
         snap = job.snapshot()
         assert snap.state == JobState.CANCELLED
         assert snap.cancel_outcome == "cancelled"
@@ -390,7 +389,7 @@ def test_a_running_ark_job_cannot_be_cancelled_stays_watched_and_a_second_cancel
         assert isinstance(dropped, Job)
         for job in (kept, dropped):
             wait_for(lambda job=job: job.snapshot().state == JobState.RUNNING, what="task running")  # type: ignore[misc]
-            job.cancel()
+            job.cancel(wait=True, timeout=60)
             snap = job.snapshot()
             assert snap.cancel_outcome == "not_cancellable"
             assert not snap.is_final
@@ -556,8 +555,7 @@ def test_a_flex_job_is_watched_past_the_deadline_for_its_queue_window(
     assert plain.snapshot().state == JobState.TIMED_OUT
     # Submitted first, so its plain deadline passed first too; yet it is still watched.
     assert flex.snapshot().state == JobState.QUEUED
-    flex.cancel()
-    assert flex.snapshot().cancel_outcome == "cancelled"
+    assert flex.cancel(wait=True, timeout=60).outcome == "cancelled"
 
 
 def test_an_expired_ark_task_ends_the_job_expired_unrun_and_unbilled(
