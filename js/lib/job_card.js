@@ -46,6 +46,11 @@ export const CARD_FIELDS = Object.freeze([...card_fields]);
  * @property {boolean} [from_cache]
  * @property {boolean} [reconnecting]
  * @property {LastFrame | null} [last_frame] the saved last frame, when the job asked for it
+ * @property {number | null} [usage_tokens] the provider's bill in tokens, once reported (Ark)
+ * @property {number | null} [cost_usd] that bill in USD (null: not reported, or no token price)
+ * @property {string} [cost_text] the estimate and the bill side by side, as the kernel words it
+ * @property {string | null} [cancel_outcome] what a cancel did: cancelled, not_cancellable, cancel_failed, not_sent, stopped_watching
+ * @property {string} [cancel_text] that outcome in words ("" when not cancelled)
  */
 
 /**
@@ -89,8 +94,11 @@ function buildParts(compact) {
   const promptText = el("span", { className: "seedance-prompt-text" });
   const cancel = el("button", {
     className: "seedance-cancel seedance-button",
-    text: "Stop watching",
-    attrs: { type: "button", title: "Stop watching this task (the gateway has no cancel: it may still be billed)" },
+    text: "Stop",
+    attrs: {
+      type: "button",
+      title: "Stop this job: Ark cancels a task still queued (not billed); a running task, or one on the ToAPIs gateway (no cancel), is no longer watched and may still be billed",
+    },
   });
   const dot = el("span", { className: "seedance-dot", attrs: { "aria-hidden": "true" } });
   const head = el("div", { className: "seedance-job-head" }, [dot, status, promptText, cancel]);
@@ -108,12 +116,14 @@ function buildParts(compact) {
   const eta = el("span", { className: "seedance-eta" });
   const elapsed = el("span", { className: "seedance-elapsed" });
   const chips = el("span", { className: "seedance-chips" });
-  const cost = el("span", { className: "seedance-cost seedance-chip", attrs: { title: "list price estimate, not the gateway's bill" } });
+  const cost = el("span", { className: "seedance-cost seedance-chip", attrs: { title: "list price estimate; the provider's bill beside it once reported" } });
   const taskId = el("span", { className: "seedance-task-id seedance-mono" });
   const flags = el("span", { className: "seedance-flags" });
   const meta = el("div", { className: "seedance-meta" }, [eta, elapsed, chips, cost, taskId, flags]);
 
   const error = el("div", { className: "seedance-error", attrs: { role: "alert" } });
+  // What the stop button did: cancelled (not billed), cannot be cancelled (still watching), stopped watching.
+  const cancelResult = el("div", { className: "seedance-cancel-result", attrs: { role: "status" } });
 
   const video = el("video", {
     className: "seedance-video",
@@ -145,6 +155,7 @@ function buildParts(compact) {
     bar,
     meta,
     error,
+    cancelResult,
     video,
     videoNote,
     videoFacts,
@@ -155,7 +166,7 @@ function buildParts(compact) {
   ]);
   // prettier-ignore
   return {
-    root, status, promptText, cancel, bar, fill, eta, elapsed, chips, cost, taskId, flags, error,
+    root, status, promptText, cancel, bar, fill, eta, elapsed, chips, cost, taskId, flags, error, cancelResult,
     video, videoNote, videoFacts, lastFrame, download, copyId, actions, details, detailsBody, callbackError,
   };
 }
@@ -190,6 +201,7 @@ export function detailRows(data) {
   }
   if (typeof data.cost_estimate === "number") rows.push(["cost", formatCost(data.cost_estimate)]);
   else if (hasParams(data)) rows.push(["cost", "no estimate"]);
+  if (isBilled(data) && data.cost_text) rows.push(["billed", data.cost_text]);
   if (data.last_frame) rows.push(["last frame", String(data.last_frame.path ?? data.last_frame.file_name)]);
   rows.push(["from cache", data.from_cache ? "yes (no API call)" : "no"]);
   if (prov.request) rows.push(["request", JSON.stringify(prov.request)]);
@@ -272,8 +284,12 @@ function drawBody(parts, data, compact) {
   );
   // A job with known settings and no list price says so plainly: never a made-up number.
   const priced = typeof data.cost_estimate === "number";
-  setText(parts.cost, priced ? formatCost(data.cost_estimate) : "no estimate");
-  show(parts.cost, priced || hasParams(data));
+  // The kernel's one wording ("est. ~$0.52 · billed 108,900 tokens ($0.44)") when it sends it.
+  setText(parts.cost, data.cost_text || (priced ? formatCost(data.cost_estimate) : "no estimate"));
+  show(parts.cost, Boolean(data.cost_text) || priced || hasParams(data));
+  parts.cost.dataset.billed = String(isBilled(data));
+  setText(parts.cancelResult, data.cancel_text ?? "");
+  show(parts.cancelResult, Boolean(data.cancel_text));
   setText(parts.taskId, data.task_id ?? "");
   show(parts.taskId, Boolean(data.task_id));
   replaceChildren(parts.flags, [
@@ -306,6 +322,23 @@ function drawBody(parts, data, compact) {
   if (!done) show(parts.videoNote, false);
   show(parts.lastFrame, done && Boolean(data.last_frame));
   show(parts.details, !compact && final);
+}
+
+/**
+ * Whether the provider reported the job's bill (tokens or dollars).
+ * @param {JobCardData} data
+ */
+function isBilled(data) {
+  return typeof data.usage_tokens === "number" || typeof data.cost_usd === "number";
+}
+
+/**
+ * Whether a cancel left the job watched (Ark: it runs and cannot be cancelled, or Ark could not be
+ * asked): the button then offers to stop watching.
+ * @param {JobCardData} data
+ */
+export function stillWatchedAfterCancel(data) {
+  return !isFinal(data.state) && (data.cancel_outcome === "not_cancellable" || data.cancel_outcome === "cancel_failed");
 }
 
 /**
@@ -373,9 +406,14 @@ export function createJobCard(options = {}) {
     }
   }
 
+  /** the cancel outcome when the button was last pressed (undefined: not pressed, or answered) */
+  /** @type {string | null | undefined} */
+  let cancelAsked;
+
   function onCancel() {
     cancel.disabled = true;
     setText(cancel, "Stopping…");
+    cancelAsked = data.cancel_outcome ?? null;
     try {
       options.onCancel?.();
     } catch (err) {
@@ -474,6 +512,7 @@ export function createJobCard(options = {}) {
     data = next;
     receivedAt = now() / 1000;
     drawBody(parts, data, Boolean(options.compact));
+    drawCancel();
     if (again) {
       const offered = canGenerateAgain(data, isFinal(data.state));
       again.draw(offered, data.cost_estimate);
@@ -489,6 +528,15 @@ export function createJobCard(options = {}) {
     syncTicker();
     maybeLoadVideo();
     maybeLoadLastFrame();
+  }
+
+  /** Once the kernel answered a press (a new outcome), a job still watched offers "Stop watching". */
+  function drawCancel() {
+    if (cancelAsked !== undefined && (data.cancel_outcome ?? null) !== cancelAsked) cancelAsked = undefined;
+    if (cancelAsked === undefined && stillWatchedAfterCancel(data)) {
+      cancel.disabled = false;
+      setText(cancel, "Stop watching");
+    }
   }
 
   /** @param {boolean} wanted */

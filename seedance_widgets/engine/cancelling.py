@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
-from seedance_widgets.api import SeedanceError
+from seedance_widgets.api import NotFoundError, SeedanceError
 
 from .core import CANCELLING_CODE, CANCELLING_NOTE, RUNNING_CANCEL_MESSAGE, Engine
 from .job import CANCELLING, CancelHandle, Job
@@ -32,12 +33,20 @@ from .scheduler import POLL
 from .state import POLLED_STATES, JobState
 from .tracked import IN_PROGRESS, NOT_CANCELLABLE, Tracked
 
+if TYPE_CHECKING:
+    from seedance_widgets.api import SeedanceClient
+
 log = logging.getLogger("seedance_widgets.engine")
 
 CANCELLED_AT_PROVIDER = "cancelled at Ark before it ran: not billed"
 ON_THE_WAY = (
     "cancelled while its create was on the way to Ark: once Ark names the task it is cancelled "
     "there, and is not billed if it has not started"
+)
+DELETED_AFTER_FINISH = (
+    "task {task_id} finished at Ark while the cancel was on its way, so Ark's DELETE removed its "
+    "record: it was billed, and its video can no longer be fetched through the API. Generate it "
+    "again if you still want it."
 )
 NOT_CANCELLABLE_NOTE = (
     "Ark cannot cancel a task once it is running: it will finish and be billed, so it is still "
@@ -140,6 +149,10 @@ def cancel_queued(core: Engine, tracked: Tracked, task_id: str) -> None:
         _done_asking(core, tracked.job)
         _failed(core, tracked, str(err))
         return
+    if result.outcome == "cancelled" and not _still_known(tracked.client, task_id):
+        _done_asking(core, tracked.job)
+        _deleted_after_finish(core, tracked, task_id)
+        return
     _done_asking(core, tracked.job)
     if result.outcome == "cancelled":
         _cancelled(core, tracked, task_id)
@@ -148,6 +161,34 @@ def cancel_queued(core: Engine, tracked: Tracked, task_id: str) -> None:
     else:
         log.info("cancel of %s: %s", task_id, result.message)
         core.stop_watching(tracked.job)
+
+
+def _still_known(client: SeedanceClient, task_id: str) -> bool:
+    """After a DELETE Ark answered: a cancelled queued task keeps its record, a finished one loses
+    it. The look before the DELETE can be stale (a slow reply), so the record is looked for once
+    more; False only when Ark says it has no such task."""
+    try:
+        client.get(task_id)
+    except NotFoundError:
+        return False
+    except SeedanceError:
+        return True  # cannot tell: the DELETE was answered as for a queued task
+    return True
+
+
+def _deleted_after_finish(core: Engine, tracked: Tracked, task_id: str) -> None:
+    """The task finished while our look at it was on the way, so the DELETE removed its record:
+    it was billed, and its video can no longer be found. Said plainly; the estimate stays counted.
+    A poll that saw it finish first has its video on the way: that goes on."""
+    if tracked.job._update(when=(JobState.DOWNLOADING,), cancel_outcome="not_cancellable") is not None:
+        return
+    core.finish(
+        tracked,
+        JobState.FAILED,
+        error=DELETED_AFTER_FINISH.format(task_id=task_id),
+        error_code="deleted_at_provider",
+        cancel_outcome="not_cancellable",
+    )
 
 
 def _cancelled(core: Engine, tracked: Tracked, task_id: str) -> None:

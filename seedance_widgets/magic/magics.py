@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from seedance_widgets.api import GenerationRequest, catalog
+from seedance_widgets.api import GenerationRequest, ValidationError, catalog
 
 from . import link
 from .config import Seedance
@@ -324,6 +324,10 @@ class SeedanceMagics(Magics):
             )
         except BudgetExceededError as err:
             raise UsageError(f"{err} (see %config Seedance.budget_usd)") from None
+        except ValidationError as err:
+            # Refused by the provider's rules before anything was sent (e.g. a model Ark lacks in
+            # the region): one line, like every other refusal of the magic.
+            raise UsageError(f"{err}. Nothing was sent.") from None
         # The engine starts the built-in emulator only when a request needs HTTP: say so then.
         self._maybe_notice()
         return result

@@ -107,6 +107,14 @@ def card_data(snap: JobSnapshot, facts: dict[str, Any] | None) -> dict[str, Any]
         "from_cache": snap.from_cache,
         "reconnecting": snap.reconnecting,
         "last_frame": last_frame_data(snap) if snap.state == JobState.DONE else None,
+        # The provider's bill beside the estimate (Ark reports tokens; ToAPIs does not), in one
+        # wording for the page, the static card and the magic: "est. ~$0.52 · billed 108,900 tokens ($0.44)".
+        "usage_tokens": snap.usage_tokens,
+        "cost_usd": snap.cost_usd,
+        "cost_text": _display.cost_text(snap),
+        # What a cancel did (the card's stop button reports it): see _display.CANCEL_WORDS.
+        "cancel_outcome": _display.cancel_outcome(snap),
+        "cancel_text": _display.cancel_text(snap),
     }
 
 
@@ -214,6 +222,7 @@ def static_card_html(
     progress = "" if snap.is_final else f'<progress max="100" value="{value}"{bar_style}>{value}%</progress>'
     error_style = f"color:{tone_colour(JobState.FAILED)}" + ("" if compact else ";margin-top:4px")
     error = f'<div style="{error_style}">{esc(snap.error)}</div>' if snap.error else ""
+    error += _static_cost_and_cancel(snap, compact=compact)
     video = _static_video(snap, facts, notebook_dir, embed=embed and not compact, compact=compact)
     video += _static_last_frame(snap, notebook_dir, embed=embed and not compact)
     root = f'<div class="seedance-static" data-id="{esc(snap.local_id)}" data-state="{esc(snap.state)}"'
@@ -244,6 +253,21 @@ def static_card_html(
         "</div>",
     ]
     return "\n".join(part for part in parts if part)
+
+
+def _static_cost_and_cancel(snap: JobSnapshot, *, compact: bool) -> str:
+    """The estimate and the bill side by side (the compact card only once the bill is known), and
+    what a cancel did. Every value escaped."""
+    esc = html.escape
+    parts = []
+    cost = _display.cost_text(snap)
+    billed = snap.usage_tokens is not None or snap.cost_usd is not None
+    if cost and (billed or not compact):
+        parts.append(f'<div class="seedance-static-cost" style="{_DIM}">{esc(cost)}</div>')
+    cancel = _display.cancel_text(snap)
+    if cancel:
+        parts.append(f'<div class="seedance-static-cancel" style="{_DIM}">{esc(cancel)}</div>')
+    return "".join(parts)
 
 
 def _static_video(
@@ -321,15 +345,25 @@ def detail_rows(snap: JobSnapshot, facts: dict[str, Any] | None) -> list[tuple[s
         rows.append(("file", f"{facts['path']} ({facts['size']} bytes)"))
     if snap.sha256:
         rows.append(("sha256", snap.sha256))
-    if snap.request is not None and snap.cost_estimate is None:
-        rows.append(("cost", "no estimate (no list price for this model and settings)"))
-    elif snap.cost_estimate:
-        rows.append(("cost", f"≈ ${snap.cost_estimate:.2f} (estimate, not the gateway's bill)"))
+    rows += _cost_rows(snap)
     for label, ts in (("submitted", snap.submitted_at), ("finished", snap.finished_at)):
         if ts:
             rows.append((label, _display.when(ts)))
     if snap.from_cache:
         rows.append(("from cache", "yes (no API call)"))
+    return rows
+
+
+def _cost_rows(snap: JobSnapshot) -> list[tuple[str, str]]:
+    """The estimate (or "no estimate"), and the provider's bill once reported."""
+    rows: list[tuple[str, str]] = []
+    if snap.request is not None and snap.cost_estimate is None:
+        rows.append(("cost", "no estimate (no list price for this model and settings)"))
+    elif snap.cost_estimate:
+        rows.append(("cost", f"≈ ${snap.cost_estimate:.2f} (estimate, not the gateway's bill)"))
+    billed = _display.billed_words(snap.usage_tokens, snap.cost_usd)
+    if billed:
+        rows.append(("billed", billed.removeprefix("billed ")))
     return rows
 
 

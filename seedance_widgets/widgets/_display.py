@@ -204,6 +204,9 @@ def text_line(snap: JobSnapshot) -> str:
         parts.append(f"task {snap.task_id}")
     if snap.state == JobState.DONE and snap.path is not None:
         parts.append(str(snap.path))
+    billed = billed_words(snap.usage_tokens, snap.cost_usd)
+    if billed:
+        parts.append(billed)
     if snap.error:
         parts.append(snap.error)
     return " · ".join(parts)

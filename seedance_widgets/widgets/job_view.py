@@ -123,6 +123,22 @@ class JobView(anywidget.AnyWidget):
         help="The saved last frame (file_name, path, size, can_continue) when the job asked for it; the "
         "page fetches the image with a last-frame-request (None otherwise).",
     ).tag(sync=True)
+    usage_tokens = t.Int(
+        None, allow_none=True, help="The provider's bill in tokens once reported (Ark); None before or never."
+    ).tag(sync=True)
+    cost_usd = t.Float(
+        None, allow_none=True, help="That bill in USD (None: not reported, or no token price known)."
+    ).tag(sync=True)
+    cost_text = t.Unicode(
+        "", help="The estimate and the bill side by side: 'est. ~$0.52 · billed 108,900 tokens ($0.44)'."
+    ).tag(sync=True)
+    cancel_outcome = t.Unicode(
+        None,
+        allow_none=True,
+        help="What a cancel did: cancelled, not_cancellable, cancel_failed, not_sent, stopped_watching "
+        "(None: not cancelled).",
+    ).tag(sync=True)
+    cancel_text = t.Unicode("", help="That outcome in words ('' when not cancelled).").tag(sync=True)
     embed = t.Bool(False, help="Keep the MP4 bytes in the saved notebook (video_bytes and a data: URL).").tag(
         sync=True
     )

@@ -66,6 +66,9 @@ def test_quickstart_runs_unchanged_against_the_emulator_in_ark_mode(
     assert "Ark (" in text  # the provider and its region
     assert text.count("done · ") == 2  # the two status lines the notebook prints
     assert "billed" in text  # the waited-for jobs report their tokens beside the estimate
+    html = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs_of(nb))
+    assert "est. ~$" in html  # the finished cards' static twins: estimate and bill side by side
+    assert " · billed " in html
     videos = sorted(p.name for p in (work / "seedance_outputs" / "videos").glob("*.mp4"))
     assert any("-a-lighthouse-on-a-cliff" in n for n in videos), videos
     assert any("-a-red-fox-trotting" in n for n in videos), videos
