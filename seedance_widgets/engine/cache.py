@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 from seedance_widgets.api import GenerationRequest, request_estimate_usd
+from seedance_widgets.api.protocols import ark, toapis
 
 from .core import Engine
+from .environment import environment_target
 from .job import Job
+from .providers import provider_of
 from .restore import is_in_flight
 from .state import DryRun, JobSnapshot, JobState
 from .store import canonical_body, request_key
@@ -48,7 +51,19 @@ def dry_run(
     """The exact body a submit would send (uploaded URLs where known, else the local file's
     marker) and its estimate; nothing is sent."""
     known = [(i.role, core.uploaded.get(i.sha256 or "", i.stable_url())) for i in images]
-    return DryRun(body=canonical_body(request, known), estimate_usd=estimate, request_hash=request_hash)
+    provider, region = _target(core)
+    body = canonical_body(request, known, provider=provider, region=region)
+    path = ark.TASKS_PATH if provider == ark.NAME else toapis.CREATE_PATH
+    return DryRun(body=body, estimate_usd=estimate, request_hash=request_hash, path=path)
+
+
+def _target(core: Engine) -> tuple[str, str | None]:
+    """The provider and region the next create would go to: the manager's client's if it has
+    one, else the environment's choice (no client is made: a dry run starts nothing)."""
+    client = core.given_client
+    if client is not None:
+        return provider_of(client), getattr(client, "region", None)
+    return environment_target()
 
 
 def own_in_flight(core: Engine, request_hash: str, besides: str | None = None) -> Job | None:

@@ -28,6 +28,22 @@ def backend_time_scale() -> float:
     return emulator_time_scale()
 
 
+def environment_target() -> tuple[str, str | None]:
+    """The provider (and Ark region) a client made from the environment would use, without
+    making one: a dry run shows that provider's body and starts no emulator."""
+    import os
+
+    from seedance_widgets.api.protocols.ark import region_for_base_url
+    from seedance_widgets.backend import chosen_provider, chosen_region
+
+    provider = chosen_provider()
+    region = chosen_region()
+    if region is None and provider == "ark":
+        # As the client does: a BytePlus base URL means BytePlus's model ids.
+        region = region_for_base_url(os.environ.get("ARK_BASE_URL", ""))
+    return provider, region
+
+
 def has_key() -> bool:
     """Whether the chosen provider's key (``TOAPIS_API_KEY`` or ``ARK_API_KEY``) holds something
     (the value itself is never kept)."""

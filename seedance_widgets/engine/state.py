@@ -169,9 +169,22 @@ class DryRun:
     body: dict[str, object]
     estimate_usd: float | None
     request_hash: str
+    #: The create call's path under the base URL (the provider's: ToAPIs or Ark).
+    path: str = "/v1/videos/generations"
+
+    @property
+    def prompt(self) -> str:
+        """The prompt in the body (ToAPIs: ``prompt``; Ark: the ``content`` list's text item)."""
+        if "prompt" in self.body:
+            return str(self.body["prompt"])
+        content = self.body.get("content")
+        for item in content if isinstance(content, list) else ():
+            if isinstance(item, dict) and item.get("type") == "text":
+                return str(item.get("text", ""))
+        return ""
 
     def __repr__(self) -> str:
-        prompt = str(self.body.get("prompt", ""))
+        prompt = self.prompt
         if len(prompt) > 40:
             prompt = prompt[:37] + "..."
         cost = "no estimate" if self.estimate_usd is None else f"~${self.estimate_usd:.2f} (estimate)"

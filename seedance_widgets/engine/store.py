@@ -26,6 +26,7 @@ from typing import Any
 from seedance_widgets.api import GenerationRequest, sniff_image_type
 from seedance_widgets.api.media import VIDEO_TYPES, sniff_video_type
 from seedance_widgets.api.models import AUDIO_ROLE, IMAGE_ROLES, VIDEO_ROLE
+from seedance_widgets.api.protocols import ark, toapis
 
 from .ledger import Ledger
 
@@ -102,14 +103,21 @@ _BODY_FIELDS = {"images": "image_with_roles", "videos": "video_with_roles", "aud
 
 
 def canonical_body(
-    request: GenerationRequest, images: Sequence[tuple[str, str]] | None = None
+    request: GenerationRequest,
+    images: Sequence[tuple[str, str]] | None = None,
+    *,
+    provider: str = toapis.NAME,
+    region: str | None = None,
 ) -> dict[str, Any]:
-    """The ToAPIs create body a request would send (a dry run shows it).
+    """The create body a request would send to ``provider`` (a dry run shows it).
 
     ``images`` are (role, reference) pairs (images, reference videos or audio) that replace the
     request's own of the same kind; a local file's reference is ``sha256:<hex>`` of its bytes
-    until it is uploaded. The cache key is :func:`request_key`, not a hash of this body.
+    until it is uploaded (on Ark, until it is inlined). The cache key is :func:`request_key`,
+    not a hash of this body.
     """
+    if provider == ark.NAME:
+        return _ark_body(request, images or (), region)
     body = request.to_body()
     for name, roles in _KINDS:
         given = [{"url": ref, "role": role} for role, ref in images or () if role in roles]
@@ -117,6 +125,22 @@ def canonical_body(
             if name == "images":
                 body.pop("image_urls", None)
             body[_BODY_FIELDS[name]] = given
+    return body
+
+
+def _ark_body(
+    request: GenerationRequest, images: Sequence[tuple[str, str]], region: str | None
+) -> dict[str, Any]:
+    """Ark's body, its media items' URLs replaced in order by ``images`` of the same role."""
+    body = ark.build_body(request, region=region)
+    given: dict[str, list[str]] = {}
+    for role, ref in images:
+        given.setdefault(role, []).append(ref)
+    for item in body.get("content", ()):
+        refs = given.get(item.get("role", ""))
+        kind = item.get("type", "")
+        if refs and kind in item and isinstance(item[kind], dict):
+            item[kind] = {**item[kind], "url": refs.pop(0)}
     return body
 
 

@@ -46,7 +46,7 @@ def dry_run_text(dry: DryRun, base_url: str) -> str:
     body = json.dumps(dry.body, indent=2, ensure_ascii=False)
     return (
         f"Dry run: nothing was sent. This is the exact request:\n"
-        f"POST {base_url.rstrip('/')}/v1/videos/generations\n{body}\n"
+        f"POST {base_url.rstrip('/')}{dry.path}\n{body}\n"
         f"Estimated cost: {_estimate(dry.estimate_usd)}"
     )
 

@@ -91,6 +91,25 @@ def test_flex_goes_to_ark_with_the_flex_tier_and_its_lower_estimate(
     assert ark_env.stats()["ark_creates"] == 1
 
 
+def test_a_dry_run_in_ark_mode_shows_arks_own_call_and_sends_nothing(
+    ark_ip: Session, ark_env: Emulator
+) -> None:
+    """The body a dry run shows is the one Ark would get (content list, flex tier), at Ark's path."""
+    dry = ark_ip.run("%seedance --dry-run --flex --resolution 480p -d 4 a night train through snow")
+    assert dry.path == "/contents/generations/tasks"
+    assert dry.body["model"] == "doubao-seedance-1-5-pro-251215"
+    assert dry.body["content"] == [{"type": "text", "text": "a night train through snow"}]
+    assert dry.body["service_tier"] == "flex"
+    assert "prompt" not in dry.body and "metadata" not in dry.body
+    assert dry.prompt == "a night train through snow"
+    shown = ark_ip.all_text()
+    assert "/api/v3/contents/generations/tasks" in shown
+    assert "/v1/videos/generations" not in shown
+    stats = ark_env.stats()
+    assert stats.get("ark_creates", 0) == 0
+    assert stats.get("create", 0) == 0
+
+
 # ---- tasks and attach --------------------------------------------------------------------------
 
 
