@@ -27,7 +27,7 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=600,  # every row small, 15 groups incl. two browsers and 1,000 jobs under rate limits
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
