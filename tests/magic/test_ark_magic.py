@@ -100,7 +100,8 @@ def test_a_dry_run_in_ark_mode_shows_arks_own_call_and_sends_nothing(
     assert dry.body["model"] == "doubao-seedance-1-5-pro-251215"
     assert dry.body["content"] == [{"type": "text", "text": "a night train through snow"}]
     assert dry.body["service_tier"] == "flex"
-    assert "prompt" not in dry.body and "metadata" not in dry.body
+    assert "prompt" not in dry.body
+    assert "metadata" not in dry.body
     assert dry.prompt == "a night train through snow"
     shown = ark_ip.all_text()
     assert "/api/v3/contents/generations/tasks" in shown
