@@ -92,7 +92,11 @@ class Scheduler:
         self._seq = itertools.count()
         # (kind, seq, fn): polls sort before transfers; fn None tells a worker to stop.
         self._work: queue.PriorityQueue[_Item] = queue.PriorityQueue()
-        self._deferred: collections.deque[_Item] = collections.deque()
+        # Transfers that did not fit their caps when a worker took them, oldest first per kind.
+        self._parked: dict[int, collections.deque[_Item]] = {
+            DOWNLOAD: collections.deque(),
+            CREATE: collections.deque(),
+        }
         self._active = {DOWNLOAD: 0, CREATE: 0}
         self._create_cap = max(1, max_concurrent_creates)
         self._transfer_cap = max(1, max_workers - 1)
@@ -219,7 +223,7 @@ class Scheduler:
         """Count a transfer in, or park it until a transfer ends (the worker moves on)."""
         with self._lock:
             if not self._may_start(item[0]):
-                self._deferred.append(item)
+                _park(self._parked[item[0]], item)
                 return False
             self._active[item[0]] += 1
             return True
@@ -227,9 +231,26 @@ class Scheduler:
     def _give_slot(self, kind: int) -> None:
         with self._lock:
             self._active[kind] -= 1
-            # Give every parked transfer another chance, in priority order.
-            while self._deferred and not self.stopped.is_set():
-                self._work.put(self._deferred.popleft())
+            self._unpark()
+
+    def _unpark(self) -> None:
+        """Hand the oldest parked transfers that now fit back to the pool, downloads first.
+
+        Only as many as there are free slots: with 10,000 creates parked, handing every one back
+        on each release made the backlog cost O(n) per transfer (O(n^2) in all) in queue churn,
+        and that CPU was taken from the user's cells. Caller holds the lock.
+        """
+        free = self._transfer_cap - self._active[DOWNLOAD] - self._active[CREATE]
+        creates_free = self._create_cap - self._active[CREATE]
+        for kind in (DOWNLOAD, CREATE):
+            parked = self._parked[kind]
+            while free > 0 and parked and not self.stopped.is_set():
+                if kind == CREATE:
+                    if creates_free <= 0:
+                        break
+                    creates_free -= 1
+                self._work.put(parked.popleft())
+                free -= 1
 
     def _poke(self) -> None:
         """A paced call ended: the loop looks at the budget again."""
@@ -302,6 +323,17 @@ class Scheduler:
     def reconnect_wait(self, failures: int) -> float:
         """Seconds to wait after ``failures`` network faults in a row (doubling, capped)."""
         return self._settings.ours(min(MAX_RECONNECT_WAIT, 1.0 * 2 ** min(failures - 1, 6)))
+
+
+def _park(parked: collections.deque[_Item], item: _Item) -> None:
+    """Park ``item`` in submit order. Almost always it goes last; one that the pool's workers took
+    out of order, or that _unpark handed back and that lost the race for its slot, goes back to its
+    place (near the front), so the backlog keeps the order in which the jobs were submitted."""
+    if not parked or item[1] > parked[-1][1]:
+        parked.append(item)
+        return
+    at = next(i for i, other in enumerate(parked) if other[1] > item[1])
+    parked.insert(at, item)
 
 
 def _then_release(work: Work, pacer: Pacer) -> Work:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from api_support import FAST_RETRY, SECRET_KEY, SMALL, assert_no_key_in, image_bytes, leaks, wait_until_final
+from hostile_server import Handler, Hostile
 
 from seedance_widgets.api import SeedanceClient
 from seedance_widgets.emulator import Emulator
@@ -89,3 +90,17 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Handler], Hostile]]:
+    """Starts scripted ``hostile_server`` gateways on 127.0.0.1; all are stopped after the test."""
+    started: list[Hostile] = []
+
+    def start(handler: Handler) -> Hostile:
+        started.append(Hostile(handler))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

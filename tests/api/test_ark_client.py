@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from api_support import FAST_RETRY, SECRET_KEY, SMALL, image_bytes
 from hostile_server import Handler, Hostile, Seen, reply
+from hostile_support import one_try_client
 
 from seedance_widgets.api import (
     CANCELLED,
     COMPLETED,
     GenerationRequest,
     MissingKeyError,
-    RetryPolicy,
     SeedanceClient,
     TaskMayExistError,
     UnsupportedError,
@@ -48,24 +48,8 @@ def ark_client(gateway: Emulator, sleeps: list[float]) -> Iterator[SeedanceClien
         yield made
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[[Handler], Hostile]]:
-    started: list[Hostile] = []
-
-    def start(handler: Handler) -> Hostile:
-        started.append(Hostile(handler))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 def hostile_ark(server: Hostile, **settings: Any) -> SeedanceClient:
-    settings.setdefault("retry", RetryPolicy(attempts=1))
-    settings.setdefault("timeout", (2.0, 5.0))
-    settings.setdefault("sleep", lambda _: None)
-    return SeedanceClient(SECRET_KEY, server.base_url + "/api/v3", provider="ark", **settings)
+    return one_try_client(server.base_url + "/api/v3", provider="ark", **settings)
 
 
 def finish(client: SeedanceClient, task_id: str) -> Any:

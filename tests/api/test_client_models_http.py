@@ -5,16 +5,16 @@ create), video uploads, and last-frame downloads with the video download's safet
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 import pytest
 import requests
-from api_support import SECRET_KEY, SMALL, wait_until_final
-from hostile_server import Hostile, Seen, head, reply
+from api_support import SMALL, wait_until_final
+from hostile_server import Hostile, head, reply
+from hostile_support import one_try_client
 from PIL import Image
 
 from seedance_widgets.api import (
@@ -23,35 +23,12 @@ from seedance_widgets.api import (
     DownloadError,
     GenerationRequest,
     NotFoundError,
-    RetryPolicy,
     SeedanceClient,
     TaskMayExistError,
     ValidationError,
 )
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.emulator.mp4 import RenderSpec, render_mp4
-
-ONE_TRY = RetryPolicy(attempts=1)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[Seen], Any]], Hostile]]:
-    started: list[Hostile] = []
-
-    def start(handler: Callable[[Seen], Any]) -> Hostile:
-        started.append(Hostile(handler))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def hostile_client(server: Hostile) -> SeedanceClient:
-    return SeedanceClient(
-        SECRET_KEY, server.base_url, retry=ONE_TRY, timeout=(2.0, 5.0), sleep=lambda _: None
-    )
-
 
 # ---- client_business_id ------------------------------------------------------------------------
 
@@ -104,21 +81,21 @@ def test_a_bad_business_id_is_refused_before_sending(client: SeedanceClient, gat
 def test_an_unclear_404_is_raised_not_taken_for_no_task(serve: Callable[..., Hostile]) -> None:
     server = serve(lambda seen: reply(404, "<html><body>Not Found (proxy)</body></html>"))
     with pytest.raises(NotFoundError):
-        hostile_client(server).find_by_business_id("intent-1")
+        one_try_client(server.base_url).find_by_business_id("intent-1")
 
 
 def test_a_reply_about_another_business_id_is_raised(serve: Callable[..., Hostile]) -> None:
     task = {"id": "task_1", "status": "queued", "client_business_id": "intent-OTHER"}
     server = serve(lambda seen: reply(200, task))
     with pytest.raises(BadReplyError, match="intent-OTHER"):
-        hostile_client(server).find_by_business_id("intent-1")
+        one_try_client(server.base_url).find_by_business_id("intent-1")
     assert server.seen[0].path == "/v1/videos/generations/intent-1"
 
 
 def test_the_gateways_own_404_means_no_task(serve: Callable[..., Hostile]) -> None:
     body = {"error": {"code": 404, "message": "Task not found", "type": "task_not_found"}}
     server = serve(lambda seen: reply(404, body))
-    assert hostile_client(server).find_by_business_id("intent-1") is None
+    assert one_try_client(server.base_url).find_by_business_id("intent-1") is None
 
 
 # ---- video uploads -------------------------------------------------------------------------------
@@ -189,7 +166,7 @@ def test_a_cut_image_is_refused_and_leaves_nothing(serve: Callable[..., Hostile]
     cut = out.getvalue()[:-12]  # no IEND: and no Content-Length to give it away
     server = serve(lambda seen: [head(200, {"Content-Type": "image/png"}), cut])
     with pytest.raises(DownloadError, match="not a whole image"):
-        hostile_client(server).download_image("/f.png", tmp_path / "f.png")
+        one_try_client(server.base_url).download_image("/f.png", tmp_path / "f.png")
     assert not list(tmp_path.iterdir())
 
 
@@ -198,7 +175,7 @@ def test_an_image_larger_than_its_cap_is_refused_before_writing(
 ) -> None:
     server = serve(lambda seen: [head(200, {"Content-Length": str(200 * 2**20)})])
     with pytest.raises(DownloadError, match="image cap"):
-        hostile_client(server).download_image("/f.png", tmp_path / "f.png")
+        one_try_client(server.base_url).download_image("/f.png", tmp_path / "f.png")
     assert not list(tmp_path.iterdir())
 
 

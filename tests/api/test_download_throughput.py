@@ -24,19 +24,6 @@ from seedance_widgets.api.client import DOWNLOAD_CHUNK_BYTES
 from seedance_widgets.api.media import mp4_problem
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[[Handler], Hostile]]:
-    started: list[Hostile] = []
-
-    def start(handler: Handler) -> Hostile:
-        started.append(Hostile(handler))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 def mp4_shaped(size: int) -> bytes:
     """``size`` bytes the client's MP4 check accepts: ``ftyp``, one ``mdat`` of random bytes, ``moov``."""
     ftyp = (24).to_bytes(4, "big") + b"ftypisom" + (512).to_bytes(4, "big") + b"isomiso2"

@@ -9,13 +9,13 @@ cost once the provider reports it; at most ``ark_max_queued`` of our tasks wait 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import engine_threads
 from engine_support import GatewayProxy, wait_for
 
 from seedance_widgets import backend, python_api
@@ -42,23 +42,15 @@ def _ark_client(base_url: str | None = None, **kwargs: Any) -> SeedanceClient:
 
 
 @pytest.fixture
-def ark_manager(ark_env: Emulator, tmp_outputs: Path) -> Iterator[Callable[..., JobManager]]:
-    """Managers whose client speaks Ark to the test's emulator; all shut down after, no thread left."""
-    made: list[JobManager] = []
-    before = set(engine_threads())
+def ark_manager(ark_env: Emulator, make_manager: Callable[..., JobManager]) -> Callable[..., JobManager]:
+    """``make_manager`` (all shut down after, no thread left) with a client that speaks Ark to the
+    test's emulator (``ark_env`` is that emulator, in Ark mode)."""
 
     def make(output_dir: Path | None = None, **kwargs: Any) -> JobManager:
-        kwargs.setdefault("time_scale", ark_env.config.speed)
         kwargs.setdefault("client", _ark_client())
-        manager = JobManager(output_dir or tmp_outputs, **kwargs)
-        made.append(manager)
-        return manager
+        return make_manager(output_dir, **kwargs)
 
-    yield make
-    for manager in made:
-        manager.shutdown()
-    leaked = [t.name for t in engine_threads() if t not in before and t.is_alive()]
-    assert not leaked, f"engine threads still running after shutdown: {leaked}"
+    return make
 
 
 def _records(folder: Path, job: Job | None = None) -> list[dict[str, Any]]:
@@ -81,6 +73,26 @@ def _deletes(proxy: GatewayProxy) -> list[str]:
 
 def _queued(job: Job) -> None:
     wait_for(lambda: job.snapshot().state == JobState.QUEUED and job.task_id is not None, what="task queued")
+
+
+def _submitted(manager: JobManager, request: GenerationRequest | None = None) -> Job:
+    """``request`` (by default a small one) submitted: a new job, not a saved video."""
+    job = manager.submit(request or _request())
+    assert isinstance(job, Job), job
+    return job
+
+
+@contextlib.contextmanager
+def _through_proxy(
+    emulator: Emulator, ark_manager: Callable[..., JobManager], **settings: Any
+) -> Iterator[tuple[GatewayProxy, JobManager]]:
+    """A recording proxy (``_proxy``) and a manager whose Ark client goes through it; the proxy is
+    closed after (the ``ark_manager`` fixture shuts the manager down)."""
+    proxy = _proxy(emulator)
+    try:
+        yield proxy, ark_manager(client=_ark_client(proxy.base_url + ARK_PATH), **settings)
+    finally:
+        proxy.close()
 
 
 # ---- provider choice ------------------------------------------------------------------------------
@@ -259,8 +271,7 @@ def test_a_restart_on_the_other_provider_leaves_an_ark_task_alone_and_says_how_t
 ) -> None:
     ark_env.configure(ark_queue_seconds=FOREVER)
     first = ark_manager()
-    job = first.submit(_request())
-    assert isinstance(job, Job)
+    job = _submitted(first)
     _queued(job)
     first.shutdown()
     gateway = SeedanceClient(api_key=ark_env.api_key, base_url=ark_env.base_url)
@@ -305,12 +316,8 @@ def test_cancelling_a_queued_ark_job_cancels_the_task_there_and_nothing_is_bille
     ark_env: Emulator, ark_manager: Callable[..., JobManager], tmp_outputs: Path
 ) -> None:
     ark_env.configure(ark_queue_seconds=FOREVER)
-    proxy = _proxy(ark_env)
-    try:
-        request = _request()
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH), budget_usd=0.05)
-        job = manager.submit(request)
-        assert isinstance(job, Job)
+    with _through_proxy(ark_env, ark_manager, budget_usd=0.05) as (proxy, manager):
+        job = _submitted(manager)
         _queued(job)
         job.cancel(wait=True, timeout=60)  # sent by the engine's workers (see test_ark_cancel_async.py)
         snap = job.snapshot()
@@ -333,20 +340,15 @@ def test_cancelling_a_queued_ark_job_cancels_the_task_there_and_nothing_is_bille
         assert isinstance(other, Job)
         other.cancel()  # before or while its create is sent: either way nothing is billed
         wait_for(lambda: other.snapshot().cancel_outcome in ("not_sent", "cancelled"), what="other cancelled")
-    finally:
-        proxy.close()
 
 
 def test_a_cancel_while_the_create_is_on_the_wire_cancels_the_task_at_ark_once_it_exists(
     ark_env: Emulator, ark_manager: Callable[..., JobManager], tmp_outputs: Path
 ) -> None:
     ark_env.configure(ark_queue_seconds=FOREVER)
-    proxy = _proxy(ark_env)
-    try:
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH))
+    with _through_proxy(ark_env, ark_manager) as (proxy, manager):
         held = proxy.hold_next("other")
-        job = manager.submit(_request())
-        assert isinstance(job, Job)
+        job = _submitted(manager)
         assert held.arrived.wait(20)  # Ark has made the task; its reply is held
         job.cancel()
         assert job.snapshot().state == JobState.CANCELLED
@@ -361,8 +363,6 @@ def test_a_cancel_while_the_create_is_on_the_wire_cancels_the_task_at_ark_once_i
         assert (stats["ark_creates"], stats["ark_cancels"], stats["ark_billed_tokens"]) == (1, 1, 0)
         assert manager.spent_usd == 0.0
         assert _records(tmp_outputs, job)[-1]["cancel_outcome"] == "cancelled"
-    finally:
-        proxy.close()
 
 
 @pytest.fixture
@@ -412,31 +412,23 @@ def test_a_running_ark_job_cannot_be_cancelled_stays_watched_and_a_second_cancel
 def test_cancelling_a_finished_ark_job_never_deletes_its_task(
     ark_env: Emulator, ark_manager: Callable[..., JobManager]
 ) -> None:
-    proxy = _proxy(ark_env)
-    try:
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH))
-        job = manager.submit(_request())
-        assert isinstance(job, Job)
+    with _through_proxy(ark_env, ark_manager) as (proxy, manager):
+        job = _submitted(manager)
         job.wait(60)
         job.cancel()
         assert job.snapshot().state == JobState.DONE
         assert _deletes(proxy) == []
         assert _ark_client().get(job.task_id).status == "completed"  # type: ignore[arg-type]
-    finally:
-        proxy.close()
 
 
 # ---- a lost create reply ---------------------------------------------------------------------------
 def test_a_lost_ark_create_reply_is_may_exist_never_resent_and_found_in_the_task_list(
     ark_env: Emulator, ark_manager: Callable[..., JobManager]
 ) -> None:
-    proxy = _proxy(ark_env)
-    try:
+    with _through_proxy(ark_env, ark_manager) as (proxy, manager):
         # The create reaches Ark and makes its task; its reply comes back unusable.
         proxy.rewrite_next("other", lambda reply: (200, {"Content-Type": "application/json"}, b"{"))
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH))
-        job = manager.submit(_request())
-        assert isinstance(job, Job)
+        job = _submitted(manager)
         wait_for(lambda: job.snapshot().is_final, what="job ended")
         snap = job.snapshot()
         assert snap.state == JobState.MAY_EXIST
@@ -454,18 +446,13 @@ def test_a_lost_ark_create_reply_is_may_exist_never_resent_and_found_in_the_task
         found.wait(60)
         assert found.snapshot().usage_tokens
         assert ark_env.stats()["ark_creates"] == 1
-    finally:
-        proxy.close()
 
 
 def test_remote_tasks_escape_what_the_provider_says_and_attach_by_ark_id(
     ark_env: Emulator, ark_manager: Callable[..., JobManager]
 ) -> None:
-    proxy = _proxy(ark_env)
-    try:
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH))
-        job = manager.submit(_request())
-        assert isinstance(job, Job)
+    with _through_proxy(ark_env, ark_manager) as (proxy, manager):
+        job = _submitted(manager)
         job.wait(60)
 
         def hostile(reply: tuple[int, dict[str, str], bytes]) -> tuple[int, dict[str, str], bytes]:
@@ -486,8 +473,6 @@ def test_remote_tasks_escape_what_the_provider_says_and_attach_by_ark_id(
         attached = python_api.attach(str(job.task_id), manager=other)
         attached.wait(60)
         assert attached.snapshot().usage_tokens == job.snapshot().usage_tokens
-    finally:
-        proxy.close()
 
 
 def test_the_gateway_has_no_task_list_and_says_who_has(
@@ -528,8 +513,7 @@ def test_an_ark_429_backs_off_the_account_then_the_create_goes_once(
 ) -> None:
     ark_env.fail_next("create", "429")
     manager = ark_manager()
-    job = manager.submit(_request())
-    assert isinstance(job, Job)
+    job = _submitted(manager)
     seen: list[str | None] = []
     job.subscribe(lambda snap: seen.append(snap.error_code))
     job.wait(60)
@@ -562,11 +546,8 @@ def test_an_expired_ark_task_ends_the_job_expired_unrun_and_unbilled(
     ark_env: Emulator, ark_manager: Callable[..., JobManager]
 ) -> None:
     ark_env.configure(ark_queue_seconds=FOREVER)
-    proxy = _proxy(ark_env)
-    try:
-        manager = ark_manager(client=_ark_client(proxy.base_url + ARK_PATH))
-        job = manager.submit(_request())
-        assert isinstance(job, Job)
+    with _through_proxy(ark_env, ark_manager) as (proxy, manager):
+        job = _submitted(manager)
         _queued(job)
 
         # The emulator expires a task after an hour at the least: the provider's word is rewritten.
@@ -584,5 +565,3 @@ def test_an_expired_ark_task_ends_the_job_expired_unrun_and_unbilled(
         assert snap.error is not None
         assert "expired unrun" in snap.error
         assert "not billed" in snap.error
-    finally:
-        proxy.close()

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
-from magic_session import Session, make_session
+from magic_session import Session
 
 from seedance_widgets.emulator import Emulator
 from seedance_widgets.engine import Job, JobSnapshot, JobState
@@ -21,23 +19,6 @@ from seedance_widgets.magic import link
 LONG_QUEUE = 100_000.0
 #: Real seconds the emulator holds each faulty reply: longer than the magic waits.
 HANG = link.CANCEL_WAIT_SECONDS + 6.0
-
-
-@pytest.fixture
-def ark_ip(
-    ark_env: Emulator,
-    tmp_outputs: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Session]:
-    """The shell in Ark mode; no fault is left for the session's shutdown."""
-    monkeypatch.chdir(tmp_path)
-    with make_session(capsys, monkeypatch) as session:
-        session.run(f"%config Seedance.output_dir = {str(tmp_outputs)!r}")
-        session.run(f"%config Seedance.time_scale = {ark_env.config.speed}")
-        yield session
-        ark_env.configure(fail_next={})
 
 
 def _reached(job: Job, test: Callable[[JobSnapshot], bool], timeout: float) -> JobSnapshot:

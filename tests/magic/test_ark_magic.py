@@ -9,13 +9,11 @@ what was sent and billed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from magic_session import Session, make_session
+from magic_session import Session
 
 from seedance_widgets.api import GenerationRequest, SeedanceClient
 from seedance_widgets.api.models import request_estimate_usd
@@ -25,22 +23,6 @@ from seedance_widgets.magic.tables import JobTable, SettingsTable, TaskTable
 
 #: Seconds (emulator timeline) a task stays queued when a test cancels it while queued.
 LONG_QUEUE = 10_000.0
-
-
-@pytest.fixture
-def ark_ip(
-    ark_env: Emulator,
-    tmp_outputs: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Session]:
-    """The shell in Ark mode (only ARK_API_KEY set), with the emulator's speed as time scale."""
-    monkeypatch.chdir(tmp_path)
-    with make_session(capsys, monkeypatch) as session:
-        session.run(f"%config Seedance.output_dir = {str(tmp_outputs)!r}")
-        session.run(f"%config Seedance.time_scale = {ark_env.config.speed}")
-        yield session
 
 
 def ark_client(emu: Emulator) -> SeedanceClient:
