@@ -121,6 +121,7 @@ from .media import (
     upload_name,
 )
 from .models import CANCELLED, QUEUED, CancelResult, GenerationRequest, Task
+from .netenv import EnvironmentSettings
 from .protocols import ark, toapis
 from .ratelimits import RateInfo
 from .retry import RetryPolicy, parse_retry_after
@@ -369,8 +370,13 @@ class SeedanceClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._internal: bool | None = None  # is the gateway on a loopback/private address? (lazy)
+        #: Proxies and CA bundle from the environment, looked up once per origin (netenv.py); only
+        #: for the client's own session: one passed in keeps its own ``trust_env`` choice.
+        self._environment: EnvironmentSettings | None = None
         if session is None:
             session = requests.Session()
+            session.trust_env = False
+            self._environment = EnvironmentSettings()
         adapter = GuardedAdapter(pool_connections=4, pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -494,6 +500,8 @@ class SeedanceClient:
                 )
             connect = min(connect, left)  # reads are cut short at the socket (transport)
         session, bearer = self._session, self._bearer if auth else None
+        if self._environment is not None:
+            kwargs.update(self._environment.for_url(url))
         with call:
             response, failure = _attempt(
                 lambda: session.request(
@@ -1124,7 +1132,9 @@ class SeedanceClient:
     def _proxied(self, url: str) -> bool:
         """True when ``url`` goes through a proxy (then the address connected to is the proxy's)."""
         proxies = dict(self._session.proxies)
-        if self._session.trust_env:
+        if self._environment is not None:
+            proxies = {**self._environment.for_url(url)["proxies"], **proxies}
+        elif self._session.trust_env:
             proxies = {**requests.utils.get_environ_proxies(url), **proxies}
         return bool(requests.utils.select_proxy(url, proxies))
 
