@@ -118,6 +118,7 @@ def adopt(core: Engine, entry: LedgerJob) -> None:
             sent_at=entry.sent_at,
             last_frame_url=entry.last_frame_url,
             protocol=entry.protocol,
+            inherited=True,
         )
     job = tracked.job
     if entry.state in FINAL_STATES:

@@ -111,6 +111,9 @@ class Tracked:
     last_frame_url: str | None = None
     #: The provider the job's task lives at (``toapis``/``ark``), once known (client or ledger).
     protocol: str | None = None
+    #: Taken over from the ledger (an earlier kernel's job): a writer that died may have left half
+    #: downloads of it. A job this manager made has none, so only these look for them.
+    inherited: bool = False
     #: Set when the provider refused to cancel the running task: the note the job shows while it
     #: is still watched; the next cancel() stops watching.
     cancel_note: str | None = None

@@ -158,7 +158,9 @@ def download(core: Engine, tracked: Tracked) -> None:
     if snap.state != JobState.DOWNLOADING or snap.video_url is None or core.stopping:
         return
     incoming = core.store.incoming_path(job.local_id)
-    _remove_parts_of(incoming)
+    if tracked.inherited and tracked.download_attempts == 0:
+        # Listing the folder is O(videos): done for every job it made 10,000 jobs O(n^2).
+        _remove_parts_of(incoming)
     tracked.download_attempts += 1
     try:
         core.client_for(tracked).download(snap.video_url, incoming)

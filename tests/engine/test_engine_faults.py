@@ -217,6 +217,28 @@ def test_truncated_ledger_last_line_then_restart_recovers(
     assert records[-1]["event"] == "downloaded"
 
 
+def test_a_resumed_download_first_removes_the_half_download_its_dead_writer_left(
+    make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
+) -> None:
+    first = make_manager(tmp_outputs)
+    job = first.submit(quick_request())
+    path = job.wait(WAIT)  # type: ignore[union-attr]
+    first.shutdown()
+    ledger = tmp_outputs / "ledger.jsonl"
+    data = ledger.read_bytes()
+    ledger.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 1])  # killed before "downloaded"
+    path.unlink()
+    # The dead kernel's half download, too fresh for the start-up sweep (its writer might be on
+    # another machine): the job is this manager's now, so its download removes it.
+    part = tmp_outputs / "videos" / f"..incoming-{job.local_id}.mp4.k1ll.part"  # type: ignore[union-attr]
+    part.write_bytes(b"half a video")
+    second = make_manager(tmp_outputs)
+    (again,) = second.jobs()
+    assert again.wait(WAIT).is_file()
+    assert not part.exists()
+    assert emulator.stats()["create"] == 1
+
+
 def test_restart_turns_an_unanswered_create_into_may_exist_and_an_unsent_one_into_cancelled(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
