@@ -101,3 +101,43 @@ def test_a_stall_backs_off_instead_of_polling_every_second() -> None:
     assert est is not None
     assert est.stalled_for == pytest.approx(30.0)
     assert AdaptivePolicy().next_delay(stalled) >= 0.5 * 30.0 - 1e-9
+
+
+def test_at_99_percent_it_looks_every_second_at_first_then_less_often() -> None:
+    """The encode after the schedule mostly ends within seconds: the first seconds at 99 % are
+    where a finished clip is noticed sooner (row 15: completion to playing); later, a task that
+    sits there costs fewer requests."""
+    policy = AdaptivePolicy()
+    run = [
+        PollSample(5.0, 0, "queued"),
+        PollSample(20.0, 60, "in_progress"),
+        PollSample(30.0, 99, "in_progress"),
+    ]
+    waits = []
+    samples = list(run)
+    for _ in range(6):
+        wait = policy.next_delay(samples)
+        waits.append(wait)
+        samples.append(PollSample(samples[-1].t + wait, 99, "in_progress"))
+    burst = [w for w in waits if w == MIN_INTERVAL]
+    assert len(burst) == 3, waits  # at 0, 1 and 2 s into the 99 %
+    assert waits[3:] == [policy.final_every] * 3
+
+
+def test_a_short_encode_after_the_schedule_is_noticed_within_a_second() -> None:
+    """Quick tasks whose render ends up to 3 s after the schedule: the mean delay from the
+    finish to the poll that sees it is half the once-a-second floor, never more than one."""
+    rng = random.Random("short-encode")
+    delays = []
+    for i in range(300):
+        timeline = make_timeline("quick", random.Random(f"short-encode:{i}"))
+        finish = timeline.total_seconds + rng.uniform(0.0, 3.0)
+        t, samples = 0.0, []
+        policy = AdaptivePolicy()
+        while t < finish:
+            t += policy.next_delay(samples)
+            status, progress = timeline.state_at(min(t, finish - 1e-9))
+            samples.append(PollSample(t, min(progress, 99), "in_progress" if status != "queued" else status))
+        delays.append(t - finish)
+    assert max(delays) <= 1.0 + 1e-9, max(delays)
+    assert statistics.fmean(delays) <= 0.6, statistics.fmean(delays)
