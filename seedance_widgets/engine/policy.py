@@ -10,13 +10,17 @@ by its ``time_scale`` (an emulator running 20x faster gets 20x shorter waits).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from seedance_widgets.api import COMPLETED, FAILED, QUEUED
 
-#: Never poll one job more than once a second (gateway time).
+#: Never poll one job more than once a second (gateway time), but for one aimed look (below).
 MIN_INTERVAL = 1.0
+#: The one look a job may get sooner than MIN_INTERVAL: when the finish is predicted within the
+#: second, at the predicted finish (with a margin), never sooner than this (gateway seconds).
+AIM_FLOOR = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +108,16 @@ def estimate(samples: Sequence[PollSample]) -> Estimate | None:
     return Estimate(remaining=remaining, rate=rate, stalled_for=last.t - stalled_since)
 
 
+#: A gap between two samples below this was an aimed look (normal gaps are MIN_INTERVAL or
+#: more, give or take the replies' own timing).
+_AIMED_GAP = 0.8 * MIN_INTERVAL
+
+
+def _aimed_already(samples: Sequence[PollSample]) -> bool:
+    """Whether this job already had its one look sooner than MIN_INTERVAL."""
+    return any(later.t - earlier.t < _AIMED_GAP for earlier, later in itertools.pairwise(samples))
+
+
 def estimate_remaining(samples: Sequence[PollSample]) -> float | None:
     est = estimate(samples)
     return None if est is None else est.remaining
@@ -118,17 +132,17 @@ class AdaptivePolicy:
       never longer than ``max_interval``; while progress is stalled, back off in
       proportion to the stall (``stall_fraction``) instead of trusting a stale rate.
     * At ``final_progress``: the gateway sits there for a few seconds while it encodes,
-      so look every second for the first ``final_burst`` seconds (most encodes end within
-      them: a clip noticed half a second sooner plays half a second sooner), then every
-      ``final_every`` seconds; after ``final_patience`` seconds there, back off again so a
-      task stuck at 99 % does not cost a request a second and a half.
-    * Never more than one request a second (``MIN_INTERVAL``).
+      so look every ``final_every`` seconds; after ``final_patience`` seconds there,
+      back off again so a task stuck at 99 % does not cost a request a second and a half.
+    * Never more than one request a second (``MIN_INTERVAL``), with one exception per job:
+      when the run is predicted to end within the second, one look is aimed just after the
+      predicted end (not before ``AIM_FLOOR``). A clip finishing 0.3 s after a poll is then
+      seen in about half a second, not a second, and plays that much sooner; it costs at
+      most one request per job (row 15: completion to playing).
 
     Tuned on the emulator's "realistic" profile (queue waits, uneven speed, stalls,
     jumps, a plateau before completion); defaults give about a fifth of the baseline's
-    detection delay with about 9 % fewer requests (see benchmarks/bench_poll_policy.py),
-    and half a second of delay on average for a short clip whose encode ends soon after
-    its schedule (row 15's case: ``fraction`` 0.7 pays for the first seconds at 99 %).
+    detection delay with about 15 % fewer requests (see benchmarks/bench_poll_policy.py).
     """
 
     def __init__(
@@ -136,10 +150,9 @@ class AdaptivePolicy:
         *,
         first: float = 5.0,
         queued_every: float = 20.0,
-        fraction: float = 0.7,
+        fraction: float = 0.6,
         max_interval: float = 30.0,
         final_progress: int = 99,
-        final_burst: float = 3.0,
         final_every: float = 1.5,
         final_patience: float = 40.0,
         stall_fraction: float = 0.5,
@@ -149,7 +162,6 @@ class AdaptivePolicy:
         self.fraction = fraction
         self.max_interval = max_interval
         self.final_progress = final_progress
-        self.final_burst = final_burst
         self.final_every = final_every
         self.final_patience = final_patience
         self.stall_fraction = stall_fraction
@@ -164,8 +176,6 @@ class AdaptivePolicy:
         if last.progress >= self.final_progress:
             # The gateway often sits at 99 % for a few seconds while it encodes: the finish is
             # close, so look often - unless it has sat there much longer than usual.
-            if est.stalled_for < self.final_burst:
-                return MIN_INTERVAL
             overdue = est.stalled_for - self.final_patience
             wait = self.final_every if overdue <= 0 else self.stall_fraction * overdue
             return max(MIN_INTERVAL, self.final_every, min(wait, self.max_interval))
@@ -174,6 +184,12 @@ class AdaptivePolicy:
         if est.stalled_for > 0:
             # Frozen progress: the prediction is stale; back off in proportion to the stall.
             wait = max(wait, self.stall_fraction * est.stalled_for)
+        elif wait < MIN_INTERVAL and not _aimed_already(samples):
+            # Moving fast and nearly done: look once just after the predicted end (the rate is
+            # an estimate: half as much again, plus a tenth of a second).
+            aim = 1.5 * est.remaining + 0.1
+            if aim < _AIMED_GAP:
+                return max(AIM_FLOOR, aim)
         return max(MIN_INTERVAL, min(wait, self.max_interval))
 
     def eta(self, samples: Sequence[PollSample]) -> float | None:
