@@ -84,9 +84,9 @@ def status_text(snap: JobSnapshot) -> str:
 def _status_words(snap: JobSnapshot) -> str:
     state = snap.state
     label = state_label(state)
-    if state == JobState.RUNNING:
-        return f"{label} · {snap.progress}%"
-    if state == JobState.QUEUED:
+    if state in (JobState.RUNNING, JobState.QUEUED):
+        # No percentage until one is reported: Ark never reports one (its bar is indeterminate),
+        # and "Generating · 0%" for a whole run reads as stuck.
         return f"{label} · {snap.progress}%" if snap.progress else label
     if state == JobState.DONE:
         if snap.from_cache:

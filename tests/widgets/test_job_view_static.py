@@ -22,6 +22,7 @@ def snap(**changes: object) -> JobSnapshot:
         ({"state": JobState.INTENT}, "Preparing"),
         ({"state": JobState.QUEUED}, "Queued"),
         ({"state": JobState.RUNNING, "progress": 42}, "Generating · 42%"),
+        ({"state": JobState.RUNNING, "progress": 0}, "Generating"),  # Ark reports no progress
         ({"state": JobState.DONE, "finished_at": 1161.0}, "Done in 2:41"),
         ({"state": JobState.DONE, "from_cache": True}, "Done · from cache"),
         ({"state": JobState.FAILED, "error_code": "generation_failed"}, "Failed"),
