@@ -192,23 +192,31 @@ def test_threads_stop_at_interpreter_exit_without_a_torn_record(
     assert all(json.loads(line) for line in lines)  # every record whole
 
 
+def _one_job_saved_then_video_deleted(
+    make_manager: Callable[..., JobManager], folder: Path
+) -> tuple[Job, Path, bytes]:
+    """A manager makes one job and stops; its video is deleted. The job, the ledger, its bytes."""
+    first = make_manager(folder)
+    job = first.submit(quick_request())
+    assert isinstance(job, Job)
+    video = job.wait(WAIT)
+    first.shutdown()
+    video.unlink()
+    ledger = folder / "ledger.jsonl"
+    return job, ledger, ledger.read_bytes()
+
+
 def test_truncated_ledger_last_line_then_restart_recovers(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
-    first = make_manager(tmp_outputs)
-    job = first.submit(quick_request())
-    path = job.wait(WAIT)  # type: ignore[union-attr]
-    first.shutdown()
-    ledger = tmp_outputs / "ledger.jsonl"
-    data = ledger.read_bytes()
+    job, ledger, data = _one_job_saved_then_video_deleted(make_manager, tmp_outputs)
     assert data.splitlines()[-1].startswith(b'{"v":2')
     assert b'"downloaded"' in data.splitlines()[-1]
     ledger.write_bytes(data[:-20])  # the "downloaded" record cut in half, as by a crash
-    path.unlink()
     emulator.reset_stats()
     second = make_manager(tmp_outputs)
     (again,) = second.jobs()
-    assert again.local_id == job.local_id  # type: ignore[union-attr]
+    assert again.local_id == job.local_id
     assert again.wait(WAIT).is_file()
     assert emulator.stats()["create"] == 0
     assert emulator.stats()["download"] == 1
@@ -220,17 +228,11 @@ def test_truncated_ledger_last_line_then_restart_recovers(
 def test_a_resumed_download_first_removes_the_half_download_its_dead_writer_left(
     make_manager: Callable[..., JobManager], emulator: Emulator, tmp_outputs: Path
 ) -> None:
-    first = make_manager(tmp_outputs)
-    job = first.submit(quick_request())
-    path = job.wait(WAIT)  # type: ignore[union-attr]
-    first.shutdown()
-    ledger = tmp_outputs / "ledger.jsonl"
-    data = ledger.read_bytes()
+    job, ledger, data = _one_job_saved_then_video_deleted(make_manager, tmp_outputs)
     ledger.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 1])  # killed before "downloaded"
-    path.unlink()
     # The dead kernel's half download, too fresh for the start-up sweep (its writer might be on
     # another machine): the job is this manager's now, so its download removes it.
-    part = tmp_outputs / "videos" / f"..incoming-{job.local_id}.mp4.k1ll.part"  # type: ignore[union-attr]
+    part = tmp_outputs / "videos" / f"..incoming-{job.local_id}.mp4.k1ll.part"
     part.write_bytes(b"half a video")
     second = make_manager(tmp_outputs)
     (again,) = second.jobs()
