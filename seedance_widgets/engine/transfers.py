@@ -159,7 +159,7 @@ def download(core: Engine, tracked: Tracked) -> None:
         return
     incoming = core.store.incoming_path(job.local_id)
     if tracked.inherited and tracked.download_attempts == 0:
-        # Listing the folder is O(videos): done for every job it made 10,000 jobs O(n^2).
+        # Listing the folder costs O(videos); doing it for every job made 10,000 jobs O(n^2).
         _remove_parts_of(incoming)
     tracked.download_attempts += 1
     try:
