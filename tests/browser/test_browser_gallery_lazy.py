@@ -9,7 +9,7 @@ from __future__ import annotations
 from helpers.browser import NotebookPage, wait_video_playable
 from helpers.jupyter_server import JupyterServer
 from helpers.notebooks import write_notebook
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 EMULATOR_SPEED = 20.0
 PROMPTS = 12
@@ -101,3 +101,43 @@ def test_only_cards_in_view_fetch_and_scrolling_fetches_the_next(jupyter: Jupyte
     expect(first).to_have_attribute("data-video", "loaded")
     assert requests.count > before
     wait_video_playable(first.locator("video.seedance-video"))
+
+
+def test_a_cell_run_before_the_session_starts_gets_the_notebooks_kernel_not_a_dialog(
+    jupyter: JupyterServer, page: Page
+) -> None:
+    """The race this module once lost: cells show, and the toolbar's indicator reads "idle", before
+    JupyterLab has read the notebook's kernelspec and started its session. A cell run in that window
+    makes JupyterLab ask "Select Kernel". Holding the checkpoint request (JupyterLab reads it just
+    before it starts the session) keeps the window open; wait_idle must then answer with the
+    notebook's kernel, not return while the dialog is up."""
+    name = "early-run.ipynb"
+    # python3: the dialog preselects the other kernel ("Python 3 (ipykernel 6)" sorts first).
+    write_notebook(jupyter.root_dir / name, ["1 + 1"], kernel="python3")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # a def: Playwright tags its handlers, list.append cannot be
+        held.append(route)
+
+    page.route("**/checkpoints*", hold)
+    nb = NotebookPage(page, jupyter, "lab", name)
+    page.goto(jupyter.notebook_url("lab", name))
+    expect(nb.cells.first).to_be_visible()
+    indicator = page.locator(".jp-Notebook-ExecutionIndicator").first
+    expect(indicator).to_have_attribute("data-status", "idle")
+    assert nb.kernel_state()["kernel"] is None, nb.kernel_state()  # "idle", yet no kernel at all
+    nb.prompt(0).click()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".jp-Dialog-header")).to_have_text("Select Kernel")
+    while held:
+        held.pop().continue_()
+    page.unroute("**/checkpoints*")
+
+    nb.wait_idle()
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    assert nb.kernel_dialogs == 1
+    assert nb.kernel_state()["kernel"] == "python3", nb.kernel_state()
+    sessions = jupyter.api("GET", "/api/sessions").json()
+    assert [s["kernel"]["name"] for s in sessions if s["path"] == name] == ["python3"], sessions
+    nb.run_cell(0)
+    expect(nb.outputs(0)).to_have_text("2")

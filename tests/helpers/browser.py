@@ -5,6 +5,7 @@ Every wait is on a condition (Playwright's expect / wait_for_*), never a fixed s
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -31,6 +32,36 @@ RUN_PROMPT = re.compile(r"\[\d+\]")
 # A prompt's text with every run of whitespace (nbsp included) as one space.
 _NORM = "(el => el.textContent.replace(/\\s+/g, ' ').trim())"
 
+# The kernel of the notebook `name`, as its own session context sees it. Read from JupyterLab's app
+# object (the server sets expose_app_in_browser, as JupyterLab's own Galata tests do) because the
+# DOM cannot tell: the toolbar's execution indicator says "idle" from its placeholder state before
+# any session exists. Also reports whether a modal dialog is up.
+_KERNEL_STATE_JS = """
+(name) => {
+  const app = window.jupyterapp;
+  const dialog = document.querySelector('.jp-Dialog');
+  const state = {app: Boolean(app), dialog: Boolean(dialog), panel: false};
+  if (!app) return state;
+  const panel = Array.from(app.shell.widgets('main'))
+    .find((w) => w.context && w.sessionContext && w.context.path === name);
+  if (!panel) return state;
+  const sc = panel.sessionContext;
+  const kernel = sc.session ? sc.session.kernel : null;
+  return {...state, panel: true, ready: sc.isReady, pending: sc.kernelDisplayName,
+          kernel: kernel ? kernel.name : null, status: kernel ? kernel.status : null,
+          connection: kernel ? kernel.connectionStatus : null};
+}
+"""
+# Ready: the expected kernel (any when null) connected and idle, or a dialog to deal with.
+_KERNEL_READY_JS = f"""
+([name, expected]) => {{
+  const s = ({_KERNEL_STATE_JS})(name);
+  if (s.dialog) return "dialog";
+  const ok = s.kernel !== null && s.kernel !== undefined && (expected === null || s.kernel === expected);
+  return ok && s.connection === "connected" && s.status === "idle" ? "ready" : false;
+}}
+"""
+
 
 def launch_chromium(pw: Playwright) -> Browser:
     """Debian's Chromium by path (never a browser downloaded by `playwright install`)."""
@@ -46,14 +77,73 @@ class NotebookPage:
         self.ui = ui
         self.name = name
         self.retries = 0
+        # "Select Kernel" dialogs wait_kernel answered (with the notebook's own kernel); 0 normally.
+        self.kernel_dialogs = 0
         page.set_default_timeout(PAGE_TIMEOUT_MS)
 
     def open(self) -> NotebookPage:
+        """Load the notebook and return once its own kernel is connected and idle.
+
+        Cells show before JupyterLab has read the notebook's kernelspec and started its session; a
+        cell run in that window makes JupyterLab ask "Select Kernel" (it has no preferred kernel yet),
+        and the dialog swallows the next clicks. So no cell may run before wait_kernel returns.
+        """
         self.page.goto(self.server.notebook_url(self.ui, self.name))
         expect(self.cells.first).to_be_visible()
         self.wait_idle()
         self.fail_on_dialog()
         return self
+
+    @property
+    def kernel_name(self) -> str | None:
+        """The kernelspec name the notebook file asks for (None when it names none)."""
+        path = self.server.root_dir / self.name
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        name = metadata.get("kernelspec", {}).get("name")
+        return str(name) if name else None
+
+    def kernel_state(self) -> dict[str, object]:
+        """What the page's session context holds for this notebook (for waits and error messages)."""
+        return dict(self.page.evaluate(f"name => ({_KERNEL_STATE_JS})(name)", self.name))
+
+    def wait_kernel(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        """Wait until this notebook's session has its kernel (the notebook's kernelspec) connected
+        and idle. A "Select Kernel" dialog met on the way is answered with that kernel and counted
+        in `kernel_dialogs`; any other dialog fails (see fail_on_dialog)."""
+        expected = self.kernel_name
+        for _ in range(2):  # the one dialog JupyterLab may raise, then the kernel it starts
+            try:
+                outcome = self.page.wait_for_function(
+                    _KERNEL_READY_JS, arg=[self.name, expected], timeout=timeout_ms
+                ).json_value()
+            except PlaywrightTimeoutError:
+                raise AssertionError(
+                    f"{self.name}: kernel {expected!r} not connected and idle in {timeout_ms / 1000:.0f} s; "
+                    f"page state: {self.kernel_state()}; server log: {self.server.log_path}"
+                ) from None
+            if outcome == "ready":
+                return
+            self._answer_kernel_dialog(expected)
+        raise AssertionError(f"{self.name}: JupyterLab asked for a kernel again: {self.kernel_state()}")
+
+    def _answer_kernel_dialog(self, expected: str | None) -> None:
+        """Choose `expected` in a "Select Kernel" dialog; any other dialog is an error."""
+        dialog = self.page.locator(".jp-Dialog").first
+        title = dialog.locator(".jp-Dialog-header").inner_text().strip()
+        if title != "Select Kernel" or expected is None:
+            self.fail_on_dialog()
+        select = dialog.locator("select").first
+        wanted = json.dumps({"name": expected}, separators=(",", ":"))
+        values = [str(v) for v in select.evaluate("s => [...s.options].map((o) => o.value)")]
+        if wanted not in values:
+            raise AssertionError(
+                f"{self.name} asks for kernel {expected!r}, which the server does not offer "
+                f"(choices: {values}); write the notebook with one of helpers.KERNELS"
+            )
+        select.select_option(wanted)
+        dialog.locator("button.jp-mod-accept").click()
+        expect(self.page.locator(".jp-Dialog")).to_have_count(0)
+        self.kernel_dialogs += 1
 
     def fail_on_dialog(self) -> None:
         """A modal dialog (kernel error, file conflict...) would swallow every click: say which."""
@@ -80,7 +170,10 @@ class NotebookPage:
         return self.cell(index).locator(".jp-OutputArea-output")
 
     def wait_idle(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
-        """Wait until the page shows a connected kernel that is idle."""
+        """Wait until the notebook's own kernel is connected and idle, and the page shows it so.
+
+        The indicator alone is not enough: it reads "idle" before any kernel exists."""
+        self.wait_kernel(timeout_ms)
         indicator = self.page.locator(".jp-Notebook-ExecutionIndicator").first
         expect(indicator).to_have_attribute("data-status", "idle", timeout=timeout_ms)
 

@@ -103,6 +103,11 @@ class JupyterServer:
             "--ServerApp.disable_check_xsrf=True",
             "--LabApp.news_url=",
             "--ServerApp.open_browser=False",
+            # window.jupyterapp in both front-ends, as JupyterLab's Galata tests have it: the only
+            # place a test can see whether a notebook's session has its kernel yet (see
+            # NotebookPage.wait_kernel; the DOM's "idle" indicator shows before any kernel exists).
+            "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
         ]
         if os.geteuid() == 0:
             args.append("--allow-root")  # CI runs as root in a throwaway machine
