@@ -107,6 +107,13 @@ class Seedance(Configurable):
         "N times faster than the gateway. None: 1 with a key, the built-in emulator's own speed without.",
     ).tag(config=True)
     embed = Bool(False, help="Keep the video bytes in the notebook (like --embed).").tag(config=True)
+    live_card_delay = Float(
+        0.3,
+        help="A job already finished when shown (a re-run served from the cache) shows as its static "
+        "card; its live widget takes over once no cell has started for this many seconds, so a "
+        "notebook run from start to end never pays for widgets it does not show live. 0: the live "
+        "widget at once.",
+    ).tag(config=True)
     model = Unicode(
         catalog.DEFAULT_MODEL,
         help=f"Model of new jobs (like --model): one of {', '.join(catalog.MODELS)}. "
@@ -186,6 +193,13 @@ class Seedance(Configurable):
         value = proposal["value"]
         if value is not None and value <= 0:
             raise TraitError(f"Seedance.time_scale={value} is not allowed: a positive number, or None")
+        return value
+
+    @validate("live_card_delay")
+    def _check_live_card_delay(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value >= 0:  # also refuses NaN
+            raise TraitError(f"Seedance.live_card_delay={value} is not allowed: seconds, 0 or more")
         return value
 
     @validate("budget_usd")

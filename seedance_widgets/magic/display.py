@@ -1,4 +1,4 @@
-"""How the magic's results show: once per cell, as live JobViews.
+"""How the magic's results show: once per cell, as live JobViews (a finished job: its card first).
 
 The magic displays a JobView itself (so ``job = %seedance ...`` shows progress too) and
 returns the Job. When the call is the cell's last expression, IPython's displayhook then
@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from .idle import WhenIdle
 
 if TYPE_CHECKING:
     from seedance_widgets.engine import DryRun, Job
     from seedance_widgets.widgets import JobView
+    from seedance_widgets.widgets.finished_card import FinishedCard
 
 
 #: Where the engine defines the types we show (module, class name); a test checks they match.
@@ -58,15 +62,27 @@ def _estimate(usd: float | None) -> str:
 
 
 class CellDisplays:
-    """Remembers what the magic showed in the current cell, and one JobView per job."""
+    """Remembers what the magic showed in the current cell, and one JobView per job.
 
-    def __init__(self) -> None:
+    A job that is already final when shown (a re-run served from the cache) shows as its static
+    card first (``widgets.finished_card``); its JobView takes that output over once the kernel has
+    been idle ``live_delay()`` seconds (``WhenIdle``). ``live_delay() <= 0`` shows the JobView at once.
+    """
+
+    def __init__(self, live_delay: Callable[[], float] = lambda: 0.0) -> None:
         self._shown: list[object] = []  # strong refs, for one cell only
         self._views: dict[int, JobView] = {}  # id(job) -> view; the view keeps its job alive
+        self._cards: dict[int, FinishedCard] = {}  # id(job) -> its card, until the JobView takes over
+        self._live_delay = live_delay
+        self._idle = WhenIdle(live_delay)
 
-    # ---- cell boundaries (IPython event) ------------------------------------------------------
+    # ---- cell boundaries (IPython events) -----------------------------------------------------
     def on_pre_run_cell(self, info: object = None) -> None:
         self._shown.clear()
+        self._idle.cell_started()
+
+    def on_post_run_cell(self, result: object = None) -> None:
+        self._idle.cell_finished()
 
     def mark_shown(self, obj: object) -> None:
         self._shown.append(obj)
@@ -87,10 +103,37 @@ class CellDisplays:
         return view
 
     def show_job(self, job: Job, *, embed: bool = False, manager: Any = None) -> None:
-        from IPython.display import display
+        if not self._show_card(job, embed=embed, manager=manager):
+            from IPython.display import display
 
-        display(self.view_for(job, embed=embed, manager=manager))
+            display(self.view_for(job, embed=embed, manager=manager))
         self.mark_shown(job)
+
+    def _show_card(self, job: Job, *, embed: bool, manager: Any) -> bool:
+        """Show a final job that has no live view yet as its card, the JobView to come when the
+        kernel is idle; False where that does not apply (the caller shows the JobView now)."""
+        view = self._views.get(id(job))
+        if view is not None and view.comm is not None and (view.embed or not embed):
+            return False  # a live view exists: showing it again costs nothing
+        if self._live_delay() <= 0 or not job.snapshot().is_final or not WhenIdle.available():
+            return False
+        from seedance_widgets.widgets.finished_card import FinishedCard
+
+        card = self._cards.get(id(job))
+        if card is None or (embed and not card.embed):
+            card = FinishedCard(job, embed=embed)
+            self._cards[id(job)] = card
+            self._idle.add(lambda: self._go_live(card, manager))
+        card.show()
+        return True
+
+    def _go_live(self, card: FinishedCard, manager: Any) -> None:
+        """The card's JobView takes over its outputs (on the kernel's main thread, when idle)."""
+        key = id(card.job)
+        view = card.go_live(manager)
+        if self._cards.get(key) is card:
+            del self._cards[key]
+            self._views[key] = view
 
     def show_dry_run(self, dry: DryRun, base_url: str) -> None:
         say(dry_run_text(dry, base_url))
@@ -123,13 +166,16 @@ class CellDisplays:
         formatter.for_type_by_name(*DRY_RUN_TYPE, self.print_dry_run)
         formatter.for_type(SweepList, self.print_sweep)
         shell.events.register("pre_run_cell", self.on_pre_run_cell)
+        shell.events.register("post_run_cell", self.on_post_run_cell)
 
     def unregister(self, shell: Any) -> None:
         formatter = shell.display_formatter.ipython_display_formatter
         for name in (JOB_TYPE, DRY_RUN_TYPE):
             formatter.pop(".".join(name), None)
         formatter.pop(SweepList, None)
-        try:
-            shell.events.unregister("pre_run_cell", self.on_pre_run_cell)
-        except ValueError:
-            pass
+        hooks = (("pre_run_cell", self.on_pre_run_cell), ("post_run_cell", self.on_post_run_cell))
+        for event, callback in hooks:
+            try:
+                shell.events.unregister(event, callback)
+            except ValueError:
+                pass

@@ -89,7 +89,7 @@ class SeedanceMagics(Magics):
     def __init__(self, shell: Any, settings: Seedance | None = None) -> None:
         super().__init__(shell)
         self.settings = settings if settings is not None else Seedance(parent=shell)
-        self.displays = CellDisplays()
+        self.displays = CellDisplays(lambda: self.settings.live_card_delay)
         self._notice_shown = False
 
     # The docstring below is what `%seedance?` shows; magic_arguments appends the option list.

@@ -98,6 +98,10 @@ def show_backend_notice_once() -> None:
         sys.stdout.flush()
 
 
+#: A twin key no update carries (outputs adopted from elsewhere were not sent by this twin).
+_NOT_SENT: Final = object()
+
+
 class StaticTwin:
     """A widget's static twin output: shown beside the live view, then replaced by display id.
 
@@ -125,6 +129,14 @@ class StaticTwin:
             self._key = key
         data, md = twin_bundle(html, metadata)
         display(data, raw=True, metadata=md, display_id=self.display_id)
+
+    def adopt(self, display_id: str) -> None:
+        """Take over outputs already shown under ``display_id`` (a :class:`FinishedCard`'s card):
+        the next :meth:`update` replaces them, whatever its key."""
+        with self._lock:
+            self.display_id = display_id
+            self._shown = True
+            self._key = _NOT_SENT
 
     def wants(self, key: Hashable) -> bool:
         """Whether an update with ``key`` would be sent (shown, and the key changed)."""

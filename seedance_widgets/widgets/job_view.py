@@ -436,6 +436,26 @@ class JobView(anywidget.AnyWidget):
         # The job may have ended while we displayed a non-final bundle: make it final now.
         self._publish_static()
 
+    def take_over(self, live_display_id: str, twin_display_id: str) -> None:
+        """Become the live widget of outputs shown before this view existed (a finished job's
+        :class:`~seedance_widgets.widgets.finished_card.FinishedCard`): the placeholder under
+        ``live_display_id`` turns into this widget, the card under ``twin_display_id`` into its
+        static twin. Main thread only, inside a kernel."""
+        from IPython.display import update_display
+
+        self._kernel_parent = KernelParent.capture()
+        snap = self._snapshot()
+        with self._lock:
+            self._display_id = live_display_id
+            self._twin.adopt(twin_display_id)
+            self._displayed = True
+            self._final_published = self._final_published or snap.is_final
+            data, metadata = self._live_bundle(snap)
+            update_display(data, raw=True, metadata=metadata, display_id=live_display_id)
+            self._twin.update(self._twin_html(snap), self._metadata(snap), self._twin_key(snap))
+        # The job may have changed state meanwhile (a "Generate again" job): bring it up to date.
+        self._publish_static()
+
     def _publish_static(self) -> None:
         """Bring every display of this view up to date: the live output's text line once, when the
         job is final (so a saved notebook does not say "running"), and the twin whenever the job or

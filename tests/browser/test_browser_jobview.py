@@ -5,6 +5,8 @@ button stops a job.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers import KERNELS, SCREENSHOTS
 from helpers.browser import (
@@ -14,8 +16,8 @@ from helpers.browser import (
     wait_video_playable,
     watch_progress,
 )
-from helpers.jupyter_server import UIS, JupyterServer
-from helpers.notebooks import write_notebook
+from helpers.jupyter_server import UIS, JupyterServer, kernel_env
+from helpers.notebooks import execute_notebook, write_notebook
 from playwright.sync_api import Page, expect
 
 from seedance_widgets.api import OUTPUT_SIZES
@@ -96,3 +98,32 @@ def test_cancel_second_job_from_its_button(
     expect(first).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
     expect(second).to_have_attribute("data-state", "cancelled")
     nb.screenshot(SCREENSHOTS / f"jobview-cancelled-{ui}.png", nb.cell(2))
+
+
+@pytest.mark.parametrize("ui", UIS)
+def test_a_cached_rerun_shows_the_card_then_the_live_view(
+    ui: str, jupyter: JupyterServer, module_emulator: Emulator, page: Page, tmp_path: Path
+) -> None:
+    """Issue 16 (row 8a): a job already finished when shown plays at once from its static card;
+    its live JobView takes that output over once the kernel is idle, and the card hides."""
+    cell = magic(f"--wait A heron lifts off a misty river ({ui})")
+    made = write_notebook(jupyter.root_dir / f"make-{ui}.ipynb", [SETUP, cell])
+    env = kernel_env(module_emulator.base_url, module_emulator.api_key)
+    execute_notebook(made, kernel="python3", env=env, home=tmp_path / "home", timeout=180)
+    # A new kernel: the same cell is served from the cache. The delay leaves time to see the card.
+    name = f"rerun-{ui}.ipynb"
+    write_notebook(jupyter.root_dir / name, [f"{SETUP}\n%config Seedance.live_card_delay = 8", cell])
+    nb = NotebookPage(page, jupyter, ui, name).open()
+    nb.run_cell(0)
+    nb.run_cell(1)
+    card = nb.outputs(1).locator(".seedance-static")
+    expect(card).to_be_visible()
+    expect(card).to_have_attribute("data-state", "done")
+    # The card's <video> is the file in the output folder, served by Jupyter beside the notebook.
+    wait_video_playable(card.locator("video"))
+    job = nb.outputs(1).locator(".seedance-job")
+    expect(job).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    expect(card).to_be_hidden()
+    facts = wait_video_playable(job.locator("video.seedance-video"), timeout_ms=JOB_TIMEOUT_MS)
+    width, height = OUTPUT_SIZES[RESOLUTION][RATIO]
+    assert (facts["width"], facts["height"]) == (width, height), facts
