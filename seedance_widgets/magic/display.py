@@ -130,9 +130,11 @@ class CellDisplays:
     def _go_live(self, card: FinishedCard, manager: Any) -> None:
         """The card's JobView takes over its outputs (on the kernel's main thread, when idle)."""
         key = id(card.job)
-        view = card.go_live(manager)
         if self._cards.get(key) is card:
+            # Forgotten first: if the widget cannot be made, the next display of the job tries again.
             del self._cards[key]
+        view = card.go_live(manager)
+        if key not in self._cards:  # else a newer card (with embed) takes over after this one
             self._views[key] = view
 
     def show_dry_run(self, dry: DryRun, base_url: str) -> None:
