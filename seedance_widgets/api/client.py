@@ -122,7 +122,8 @@ from .media import (
 )
 from .models import CANCELLED, QUEUED, CancelResult, GenerationRequest, Task
 from .netenv import EnvironmentSettings
-from .protocols import ark, toapis
+from .protocols import WireProtocol, ark, for_provider, toapis
+from .protocols.base import CANCEL, FIND_BY_BUSINESS_ID, LIST
 from .ratelimits import RateInfo
 from .retry import RetryPolicy, parse_retry_after
 from .transport import Call, GuardedAdapter, address_problem, host_is_internal, url_problem
@@ -215,6 +216,26 @@ class _BearerAuth(AuthBase):
 #: Where each provider's key and base URL come from when not passed.
 KEY_VARIABLES = {toapis.NAME: "TOAPIS_API_KEY", ark.NAME: "ARK_API_KEY"}
 BASE_URL_VARIABLES = {toapis.NAME: "SEEDANCE_BASE_URL", ark.NAME: "ARK_BASE_URL"}
+
+
+def _gateway_place(region: str | None, base: str) -> tuple[str | None, str]:
+    """The ToAPIs gateway has no regions; its default base URL is :data:`DEFAULT_BASE_URL`."""
+    if region is not None:
+        raise ValidationError("region", region, "None for the ToAPIs gateway (regions are Ark's)")
+    return None, DEFAULT_BASE_URL
+
+
+def _ark_place(region: str | None, base: str) -> tuple[str | None, str]:
+    """An explicit region wins; else a BytePlus/Volcengine base URL says which; else Volcengine."""
+    chosen = ark.check_region(region or (base and ark.region_for_base_url(base)) or None)
+    return chosen, ark.ARK_BASE_URLS[chosen]
+
+
+#: Each provider's (region, default base URL) from the region and base URL given (configuration).
+PLACES: dict[str, Callable[[str | None, str], tuple[str | None, str]]] = {
+    toapis.NAME: _gateway_place,
+    ark.NAME: _ark_place,
+}
 #: Most bytes of local images (as ``data:`` URLs) an Ark client holds for its creates; the oldest
 #: are let go past it (a create naming one then asks for the image again).
 MAX_INLINE_HELD_CHARS = 256 * 1024 * 1024
@@ -333,8 +354,6 @@ class SeedanceClient:
     ) -> None:
         if provider not in KEY_VARIABLES:
             raise ValidationError("provider", provider, "'toapis' or 'ark'")
-        if provider == toapis.NAME and region is not None:
-            raise ValidationError("region", region, "None for the ToAPIs gateway (regions are Ark's)")
         try:
             self._key = _load_key(api_key, KEY_VARIABLES[provider])
         finally:
@@ -342,13 +361,11 @@ class SeedanceClient:
             del api_key
         self._bearer = _BearerAuth(self._key)
         self._provider = provider
+        #: The provider's wire protocol: every provider fact the client needs comes from it.
+        self._wire: WireProtocol = for_provider(provider)
         base = (base_url or os.environ.get(BASE_URL_VARIABLES[provider]) or "").strip().rstrip("/")
-        self._region: str | None = None
-        if provider == ark.NAME:
-            # An explicit region wins; else a BytePlus/Volcengine base URL says which; else Volcengine.
-            self._region = ark.check_region(region or (base and ark.region_for_base_url(base)) or None)
-            base = base or ark.ARK_BASE_URLS[self._region]
-        base = base or DEFAULT_BASE_URL
+        self._region, default_base = PLACES[provider](region, base)
+        base = base or default_base
         if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
             raise ValidationError("base_url", base, "an http(s) URL such as https://toapis.com")
         self.base_url = base
@@ -390,9 +407,11 @@ class SeedanceClient:
     def __repr__(self) -> str:
         # getattr: a verbose traceback of a failed __init__ shows a half-made client too.
         base = getattr(self, "base_url", None)
-        if getattr(self, "_provider", toapis.NAME) == toapis.NAME:
+        region = getattr(self, "_region", None)
+        if region is None:  # the default provider, which has no regions
             return f"SeedanceClient(base_url={base!r}, api_key=<hidden>)"
-        return f"SeedanceClient(provider='ark', region={self._region!r}, base_url={base!r}, api_key=<hidden>)"
+        where = f"provider={self._provider!r}, region={region!r}"
+        return f"SeedanceClient({where}, base_url={base!r}, api_key=<hidden>)"
 
     # ---- what the provider can do --------------------------------------------------------
     @property
@@ -406,23 +425,30 @@ class SeedanceClient:
         return self._region
 
     @property
+    def protocol(self) -> WireProtocol:
+        """The provider's wire protocol module (``protocols.for_provider(self.provider)``)."""
+        return self._wire
+
+    @property
     def can_cancel(self) -> bool:
         """Whether :meth:`cancel` can stop a queued task (Ark only)."""
-        return self._provider == ark.NAME
+        return self._wire.CAN_CANCEL
 
     @property
     def can_list(self) -> bool:
         """Whether :meth:`list_tasks` works (Ark only)."""
-        return self._provider == ark.NAME
+        return self._wire.CAN_LIST
 
     @property
     def finds_by_business_id(self) -> bool:
         """Whether a lost create can be looked up by ``client_business_id`` (ToAPIs only)."""
-        return self._provider == toapis.NAME
+        return self._wire.FINDS_BY_BUSINESS_ID
 
-    @property
-    def _ark(self) -> bool:
-        return self._provider == ark.NAME
+    def _refuse_unsupported(self, operation: str) -> None:
+        """:class:`UnsupportedError` naming the way out when the provider lacks ``operation``."""
+        why = self._wire.UNSUPPORTED.get(operation)
+        if why is not None:
+            raise UnsupportedError(why)
 
     def __reduce__(self) -> Any:
         raise TypeError(
@@ -584,8 +610,7 @@ class SeedanceClient:
 
     def _error(self, status: int, body: Any, retry_after: float | None, text: str) -> APIError:
         """The provider's typed error for an error reply (Ark maps its codes, see ``ark.CODE_ERRORS``)."""
-        build = ark.error_from_reply if self._ark else error_from_response
-        return build(status, body, retry_after, fallback_text=text)
+        return self._wire.error_from_reply(status, body, retry_after, fallback_text=text)
 
     def _reply_body(self, response: requests.Response, call: Call, kind: str, url: str) -> _Body:
         """The body of a 2xx API reply; :class:`BadReplyError` for another status or one too large."""
@@ -622,8 +647,7 @@ class SeedanceClient:
         data = self._json(body)
         if data is None:
             return None, f"the reply is not JSON: {self._snippet(body)}"
-        if not self._ark:
-            data = toapis.unwrap(data)  # some gateways wrap the task: {"data": {...task...}}
+        data = self._wire.unwrap(data)  # some gateways wrap the task: {"data": {...task...}}
         return self._task_of(data, expected_id, created=created)
 
     def _task_of(
@@ -641,15 +665,16 @@ class SeedanceClient:
             return None, f"the reply's task id {ident[:80]!r} {problem}"
         if expected_id is not None and ident != expected_id:
             return None, f"the reply is about task {ident[:80]!r}, not {expected_id!r}"
+        acknowledged = self._wire.parse_create_reply(data) if created else None
+        if acknowledged is not None:
+            return acknowledged, ""  # e.g. Ark's create reply: the id alone; the task is queued
         status = data.get("status")
-        if created and self._ark and status is None:
-            return ark.parse_task(data), ""  # Ark's create reply: the id alone; the task is queued
         if not isinstance(status, str) or not status.strip():
             kind = type(status).__name__ if status is not None else "missing"
             return None, f"the reply's status is {kind}, not text"
         if isinstance(data.get("progress"), (bool, list, dict)):
             return None, f"the reply's progress is a {type(data['progress']).__name__}, not a number"
-        return (ark.parse_task(data) if self._ark else toapis.parse_task(data)), ""
+        return self._wire.parse_task(data), ""
 
     # ---- the API -----------------------------------------------------------------------
     def create(
@@ -673,7 +698,7 @@ class SeedanceClient:
         if not isinstance(request, GenerationRequest):
             raise ValidationError("request", request, "a GenerationRequest")
         body = self._create_body(request, client_business_id, execution_expires_after)
-        url = self._url(ark.TASKS_PATH if self._ark else toapis.CREATE_PATH)
+        url = self._url(self._wire.CREATE_PATH)
         call = self._api_call()
         attempt = 0
         while True:
@@ -709,31 +734,23 @@ class SeedanceClient:
             self._sleep(wait)
 
     def _as_sent(self, task: Task, request: GenerationRequest) -> Task:
-        """Ark's create reply names only the id: fill in the model and tier that were sent."""
-        if not self._ark:
-            return task
-        return dataclasses.replace(
-            task, model=task.model or request.model, service_tier=task.service_tier or request.service_tier
-        )
+        """The created task with what the provider's reply leaves out filled in (Ark: model, tier)."""
+        return self._wire.as_sent(task, request)
 
     def _create_body(
         self, request: GenerationRequest, business_id: str | None, expires_after: int | None
     ) -> dict[str, Any]:
         """The provider's create body; every refusal is raised here, before anything is sent."""
-        if not self._ark:
-            if expires_after is not None:
-                raise ValidationError(
-                    "execution_expires_after", expires_after, "None on the ToAPIs gateway (an Ark setting)"
-                )
-            return toapis.build_body(request, client_business_id=business_id)
-        if business_id is not None:
-            toapis.check_business_id(business_id)  # same rule, though Ark has no field to carry it
-        return ark.build_body(
-            request, region=self._region, inline=self._inline, execution_expires_after=expires_after
+        return self._wire.create_body(
+            request,
+            business_id=business_id,
+            region=self._region,
+            inline=self._inline,
+            execution_expires_after=expires_after,
         )
 
     def _may_exist(self, what: str) -> TaskMayExistError:
-        where = "Ark's task list (list_tasks)" if self._ark else "the gateway's task list"
+        where = self._wire.LOST_TASK_HINT
         return TaskMayExistError(
             f"The create request was sent to {self.base_url} but {what}. The task may exist and may be "
             f"billed: it was NOT sent again, to avoid paying twice. Check {where} before retrying."
@@ -783,13 +800,9 @@ class SeedanceClient:
         about another business id, or one that cannot be read, raises (after the read retries):
         the caller must never take "unclear" for "not created". Retried like :meth:`get`.
         """
-        if self._ark:
-            raise UnsupportedError(
-                "Ark has no client_business_id: a task cannot be found by it; use list_tasks() (the "
-                "ToAPIs gateway finds tasks by business id)"
-            )
+        self._refuse_unsupported(FIND_BY_BUSINESS_ID)
         wanted = toapis.check_business_id(client_business_id)
-        url = self._url(toapis.TASK_PATH.format(id=quote(wanted, safe="")))
+        url = self._task_url(wanted)
         call = self._api_call()
 
         def once() -> Task | None:
@@ -827,8 +840,7 @@ class SeedanceClient:
         raise error_from_response(404, reply, None, fallback_text=text)
 
     def _task_url(self, task_id: str) -> str:
-        path = ark.TASK_PATH if self._ark else toapis.TASK_PATH
-        return self._url(path.format(id=quote(task_id, safe="")))
+        return self._url(self._wire.TASK_PATH.format(id=quote(task_id, safe="")))
 
     # ---- Ark: cancel, list, local images -------------------------------------------------
     def cancel(self, task_id: str) -> CancelResult:
@@ -838,11 +850,7 @@ class SeedanceClient:
         deleted -> ``cancelled``; a running or finished one -> ``not_cancellable`` (it goes on);
         an unknown id -> ``not_found``. The ToAPIs gateway cannot cancel: :class:`UnsupportedError`.
         """
-        if not self._ark:
-            raise UnsupportedError(
-                "The ToAPIs gateway cannot cancel a task (it has no cancel call); Ark can cancel a queued "
-                "one (set ARK_API_KEY, or SeedanceClient(provider='ark'))"
-            )
+        self._refuse_unsupported(CANCEL)
         task_id = _checked_task_id(task_id)
         try:
             task = self.get(task_id)
@@ -891,11 +899,7 @@ class SeedanceClient:
         ``model``: a catalogue id or an Ark model id; ``task_ids``: only these. Retried like
         :meth:`get`. The ToAPIs gateway has no task list: :class:`UnsupportedError`.
         """
-        if not self._ark:
-            raise UnsupportedError(
-                "The ToAPIs gateway cannot list tasks; Ark can (set ARK_API_KEY, or "
-                "SeedanceClient(provider='ark'))"
-            )
+        self._refuse_unsupported(LIST)
         params = self._list_params(status, model, task_ids, page_num, page_size)
         url = self._url(ark.TASKS_PATH)
         call = self._api_call()
@@ -976,7 +980,7 @@ class SeedanceClient:
         The type (JPEG, PNG, WebP, GIF) is checked from the content, and the 10 MB limit,
         before anything is sent. The file name sent gets the extension of the real type.
         """
-        if self._ark:
+        if not self._wire.UPLOADS_MEDIA:
             return self._inline_image(source, filename)
         data, name = read_image(source, filename)
         mime = sniff_image_type(data[:16])
@@ -999,14 +1003,9 @@ class SeedanceClient:
         per-clip length where the header gives it. There is no audio upload on the gateway:
         reference audio must be given as an http(s) URL.
         """
-        if self._ark:
-            raise ValidationError(
-                "video",
-                filename or (str(source) if isinstance(source, (str, os.PathLike)) else "video"),
-                "an http(s) URL of a video already online",
-                "Ark has no upload endpoint, so a local reference video cannot be sent: put it online "
-                "and pass its http(s) URL (or use the ToAPIs gateway, which uploads local videos)",
-            )
+        self._wire.check_local_video(
+            "video", filename or (str(source) if isinstance(source, (str, os.PathLike)) else "video")
+        )
         media = read_video(source, refs=refs, filename=filename)
         return self._upload(
             toapis.UPLOAD_VIDEO_PATH, upload_name(media.name, media.mime), media.data, media.mime

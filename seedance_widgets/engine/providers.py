@@ -3,6 +3,8 @@
 The rooms never branch on a protocol module themselves: they ask here whether the provider can
 find a task by ``client_business_id`` (ToAPIs), cancel a queued task or list tasks (Ark), which
 body a create sends (for the ledger), and whether the provider has the request's model at all.
+The answers come from the provider's protocol module (``api.protocols.for_provider``), not from
+branches on its name here.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from seedance_widgets.api import VIDEO_ROLE, GenerationRequest, ValidationError, catalog
-from seedance_widgets.api.protocols import ark, toapis
+from seedance_widgets.api import VIDEO_ROLE, GenerationRequest, catalog
+from seedance_widgets.api.protocols import DEFAULT, PROTOCOLS, WireProtocol, ark, for_provider
 
 if TYPE_CHECKING:
     from seedance_widgets.api import SeedanceClient
@@ -43,12 +45,17 @@ def real_cost(request: GenerationRequest | None, tokens: int) -> float | None:
 
 def provider_of(client: SeedanceClient) -> str:
     """The client's provider name, as ledger records carry it (``protocol``)."""
-    return str(getattr(client, "provider", toapis.NAME))
+    return str(getattr(client, "provider", DEFAULT.NAME))
+
+
+def protocol_of(client: SeedanceClient) -> WireProtocol:
+    """The client's wire protocol module (its provider's, see ``api.protocols.for_provider``)."""
+    return for_provider(provider_of(client))
 
 
 def finds_by_business_id(client: SeedanceClient) -> bool:
     """Whether a lost create reply can be resolved by asking for the task by its business id."""
-    return bool(getattr(client, "finds_by_business_id", provider_of(client) == toapis.NAME))
+    return bool(getattr(client, "finds_by_business_id", protocol_of(client).FINDS_BY_BUSINESS_ID))
 
 
 def can_cancel(client: SeedanceClient) -> bool:
@@ -56,9 +63,14 @@ def can_cancel(client: SeedanceClient) -> bool:
     return bool(getattr(client, "can_cancel", False))
 
 
+def reports_cost(provider: str | None) -> bool:
+    """Whether the provider's task replies carry billed tokens the catalogue prices (a real cost)."""
+    return PROTOCOLS.get(provider or "", DEFAULT).REPORTS_COST
+
+
 def name_of(provider: str | None) -> str:
-    """The provider as people read it."""
-    return "Ark" if provider == ARK else "the gateway"
+    """The provider as people read it (an unknown or missing name: the default provider's)."""
+    return PROTOCOLS.get(provider or "", DEFAULT).LABEL
 
 
 def check_request(
@@ -69,21 +81,15 @@ def check_request(
     flex on ToAPIs (naming Ark), a local reference video on Ark (``local_roles``: the roles of
     the request's local files; Ark has no upload endpoint)."""
     body_for_ledger(client, request, None)
-    if provider_of(client) == ARK and VIDEO_ROLE in local_roles:
-        raise ValidationError(
-            "ref_videos",
-            "a local file",
-            "an http(s) URL of a video already online",
-            "Ark has no upload endpoint, so a local reference video cannot be sent: put it online and "
-            "pass its http(s) URL (or use the ToAPIs gateway, which uploads local videos). Nothing was sent.",
-        )
+    if VIDEO_ROLE in local_roles:
+        protocol_of(client).check_local_video("ref_videos", "a local file", ". Nothing was sent.")
 
 
 def body_for_ledger(
     client: SeedanceClient, request: GenerationRequest, business_id: str | None
 ) -> dict[str, Any]:
-    """The create body the provider is sent, for people reading the ledger."""
-    if provider_of(client) == ARK:
-        # Local pictures stay as their stand-in URLs (by hash): the ledger never holds image data.
-        return ark.build_body(request, region=getattr(client, "region", None))
-    return toapis.build_body(request, client_business_id=business_id)
+    """The create body the provider is sent, for people reading the ledger (local pictures stay as
+    their stand-in URLs, by hash: the ledger never holds image data)."""
+    return protocol_of(client).ledger_body(
+        request, business_id=business_id, region=getattr(client, "region", None)
+    )

@@ -26,7 +26,7 @@ from typing import Any
 from seedance_widgets.api import GenerationRequest, sniff_image_type
 from seedance_widgets.api.media import VIDEO_TYPES, sniff_video_type
 from seedance_widgets.api.models import AUDIO_ROLE, IMAGE_ROLES, VIDEO_ROLE
-from seedance_widgets.api.protocols import ark, toapis
+from seedance_widgets.api.protocols import for_provider, toapis
 
 from .ledger import Ledger
 
@@ -98,8 +98,6 @@ _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("videos", (VIDEO_ROLE,)),
     ("audios", (AUDIO_ROLE,)),
 )
-#: The create body's list of each kind of input.
-_BODY_FIELDS = {"images": "image_with_roles", "videos": "video_with_roles", "audios": "audio_with_roles"}
 
 
 def canonical_body(
@@ -114,34 +112,9 @@ def canonical_body(
     ``images`` are (role, reference) pairs (images, reference videos or audio) that replace the
     request's own of the same kind; a local file's reference is ``sha256:<hex>`` of its bytes
     until it is uploaded (on Ark, until it is inlined). The cache key is :func:`request_key`,
-    not a hash of this body.
+    not a hash of this body. The protocol builds it (its ``dry_run_body``).
     """
-    if provider == ark.NAME:
-        return _ark_body(request, images or (), region)
-    body = request.to_body()
-    for name, roles in _KINDS:
-        given = [{"url": ref, "role": role} for role, ref in images or () if role in roles]
-        if given:
-            if name == "images":
-                body.pop("image_urls", None)
-            body[_BODY_FIELDS[name]] = given
-    return body
-
-
-def _ark_body(
-    request: GenerationRequest, images: Sequence[tuple[str, str]], region: str | None
-) -> dict[str, Any]:
-    """Ark's body, its media items' URLs replaced in order by ``images`` of the same role."""
-    body = ark.build_body(request, region=region)
-    given: dict[str, list[str]] = {}
-    for role, ref in images:
-        given.setdefault(role, []).append(ref)
-    for item in body.get("content", ()):
-        refs = given.get(item.get("role", ""))
-        kind = item.get("type", "")
-        if refs and kind in item and isinstance(item[kind], dict):
-            item[kind] = {**item[kind], "url": refs.pop(0)}
-    return body
+    return for_provider(provider).dry_run_body(request, images or (), region=region)
 
 
 class Store:

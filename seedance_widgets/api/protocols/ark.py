@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from seedance_widgets.api import catalog
@@ -66,7 +67,13 @@ from seedance_widgets.api.models import (
     as_int,
 )
 
+from .base import CANCEL, FIND_BY_BUSINESS_ID, LIST
+from .toapis import check_business_id
+
 NAME = "ark"
+#: The provider as messages name it.
+LABEL = "Ark"
+LOST_TASK_HINT = "Ark's task list (list_tasks)"
 #: Base URLs by region (keys: the catalogue's region names). Digest section B.
 ARK_BASE_URLS: dict[str, str] = {
     ARK_VOLCENGINE: "https://ark.cn-beijing.volces.com/api/v3",
@@ -77,6 +84,20 @@ DEFAULT_REGION = ARK_VOLCENGINE
 TASKS_PATH = "/contents/generations/tasks"
 #: Get and delete one task.
 TASK_PATH = TASKS_PATH + "/{id}"
+#: A create is a POST to the task list (``base.WireProtocol.CREATE_PATH``).
+CREATE_PATH = TASKS_PATH
+#: What Ark cannot do, and the way out (``base.WireProtocol.UNSUPPORTED``).
+UNSUPPORTED: Mapping[str, str] = {
+    FIND_BY_BUSINESS_ID: "Ark has no client_business_id: a task cannot be found by it; use list_tasks() "
+    "(the ToAPIs gateway finds tasks by business id)",
+}
+FINDS_BY_BUSINESS_ID = FIND_BY_BUSINESS_ID not in UNSUPPORTED
+CAN_CANCEL = CANCEL not in UNSUPPORTED
+CAN_LIST = LIST not in UNSUPPORTED
+#: Task replies carry ``usage.completion_tokens``, which the catalogue prices (``cost_from_tokens``).
+REPORTS_COST = True
+#: Ark has no upload endpoint: local images travel inline as ``data:`` URLs; videos cannot.
+UPLOADS_MEDIA = False
 
 #: ``execution_expires_after`` bounds in seconds (digest section B): how long a task may wait
 #: in the queue before it ends ``expired`` (unbilled).
@@ -259,6 +280,55 @@ def build_body(
     if inline is not None:
         _check_body_size(body)
     return body
+
+
+def create_body(
+    request: GenerationRequest,
+    *,
+    business_id: str | None,
+    region: str | None,
+    inline: Mapping[str, str],
+    execution_expires_after: int | None,
+) -> dict[str, Any]:
+    """The body a create sends (``base.WireProtocol``): :func:`build_body` with local images
+    inlined. Ark has no field for ``business_id``: it is checked by the gateway's rule and not sent."""
+    if business_id is not None:
+        check_business_id(business_id)
+    return build_body(request, region=region, inline=inline, execution_expires_after=execution_expires_after)
+
+
+def ledger_body(request: GenerationRequest, *, business_id: str | None, region: str | None) -> dict[str, Any]:
+    """The create body for the ledger: local pictures stay as their stand-in URLs (by hash), so
+    the ledger never holds image data; ``business_id`` is not Ark's."""
+    return build_body(request, region=region)
+
+
+def dry_run_body(
+    request: GenerationRequest, media: Sequence[tuple[str, str]], *, region: str | None
+) -> dict[str, Any]:
+    """:func:`build_body` (stand-ins kept) with its media items' URLs replaced in order by
+    ``media``'s references of the same role."""
+    body = build_body(request, region=region)
+    given: dict[str, list[str]] = {}
+    for role, ref in media:
+        given.setdefault(role, []).append(ref)
+    for item in body.get("content", ()):
+        refs = given.get(item.get("role", ""))
+        kind = item.get("type", "")
+        if refs and kind in item and isinstance(item[kind], dict):
+            item[kind] = {**item[kind], "url": refs.pop(0)}
+    return body
+
+
+def check_local_video(field: str, value: Any, tail: str = "") -> None:
+    """Refuse a local reference video: Ark has no upload endpoint (``tail`` ends the message)."""
+    raise ValidationError(
+        field,
+        value,
+        "an http(s) URL of a video already online",
+        "Ark has no upload endpoint, so a local reference video cannot be sent: put it online and pass "
+        "its http(s) URL (or use the ToAPIs gateway, which uploads local videos)" + tail,
+    )
 
 
 def _content(request: GenerationRequest, inline: Mapping[str, str] | None) -> list[dict[str, Any]]:
@@ -529,6 +599,24 @@ def parse_task(data: Any) -> Task:
     )
 
 
+def unwrap(data: Any) -> Any:
+    """Ark's replies are not wrapped: the task object is the reply."""
+    return data
+
+
+def parse_create_reply(data: Mapping[str, Any]) -> Task | None:
+    """Ark's create reply holds only ``{"id": ...}``: that task, queued; a reply with a status
+    is read like a poll reply (None)."""
+    return parse_task(data) if data.get("status") is None else None
+
+
+def as_sent(task: Task, request: GenerationRequest) -> Task:
+    """Ark's create reply names only the id: fill in the model and tier that were sent."""
+    return dataclasses.replace(
+        task, model=task.model or request.model, service_tier=task.service_tier or request.service_tier
+    )
+
+
 def _code(value: Any) -> str | None:
     if isinstance(value, bool) or value is None or value == "":
         return None
@@ -603,7 +691,16 @@ def error_from_reply(
 
 __all__ = [
     "ARK_BASE_URLS",
+    "CAN_CANCEL",
+    "CAN_LIST",
+    "CREATE_PATH",
     "DEFAULT_REGION",
+    "FINDS_BY_BUSINESS_ID",
+    "LABEL",
+    "LOST_TASK_HINT",
+    "REPORTS_COST",
+    "UNSUPPORTED",
+    "UPLOADS_MEDIA",
     "FLEX_EXPIRES_AFTER",
     "INLINE_HOST",
     "MAX_BODY_BYTES",
@@ -618,20 +715,27 @@ __all__ = [
     "ArkAccessDeniedError",
     "ArkAuthenticationError",
     "ServerError",
+    "as_sent",
     "build_body",
     "check_expires_after",
+    "check_local_video",
     "check_region",
+    "create_body",
     "data_url",
     "decode_data_url",
+    "dry_run_body",
     "error_from_reply",
     "execution_expires_after",
     "inline_url",
     "is_content_code",
     "is_inline_url",
+    "ledger_body",
+    "parse_create_reply",
     "parse_task",
     "parse_task_list",
     "region_for_base_url",
     "request_from_body",
     "spec_for_ark_id",
     "status_of",
+    "unwrap",
 ]

@@ -17,15 +17,16 @@ are left to the caller. Bodies written by earlier versions (1.5 Pro only) parse 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from seedance_widgets.api import catalog
 from seedance_widgets.api.catalog import ModelSpec
-from seedance_widgets.api.errors import ValidationError
+from seedance_widgets.api.errors import APIError, ValidationError, error_from_response
 from seedance_widgets.api.models import (
     AUDIO_ROLE,
     COMPLETED,
+    IMAGE_ROLES,
     MODEL_DEFAULT,
     STATUS_ALIASES,
     TOAPIS_STATUSES,
@@ -36,10 +37,28 @@ from seedance_widgets.api.models import (
     model_spec,
 )
 
+from .base import CANCEL, FIND_BY_BUSINESS_ID, LIST
+
 NAME = "toapis"
+#: The provider as messages name it.
+LABEL = "the gateway"
+LOST_TASK_HINT = "the gateway's task list"
 CREATE_PATH = "/v1/videos/generations"
 #: Poll path; the gateway also answers it for the caller's own ``client_business_id``.
 TASK_PATH = "/v1/videos/generations/{id}"
+#: What the gateway cannot do, and the way out (``base.WireProtocol.UNSUPPORTED``).
+UNSUPPORTED: Mapping[str, str] = {
+    CANCEL: "The ToAPIs gateway cannot cancel a task (it has no cancel call); Ark can cancel a queued "
+    "one (set ARK_API_KEY, or SeedanceClient(provider='ark'))",
+    LIST: "The ToAPIs gateway cannot list tasks; Ark can (set ARK_API_KEY, or "
+    "SeedanceClient(provider='ark'))",
+}
+FINDS_BY_BUSINESS_ID = FIND_BY_BUSINESS_ID not in UNSUPPORTED
+CAN_CANCEL = CANCEL not in UNSUPPORTED
+CAN_LIST = LIST not in UNSUPPORTED
+#: The gateway's ``usage`` is not priced by the catalogue: estimates only.
+REPORTS_COST = False
+UPLOADS_MEDIA = True
 UPLOAD_IMAGE_PATH = "/v1/uploads/images"
 UPLOAD_VIDEO_PATH = "/v1/uploads/videos"
 WEB_SEARCH_TOOL = {"type": "web_search"}
@@ -110,6 +129,57 @@ def build_body(request: GenerationRequest, *, client_business_id: str | None = N
     if client_business_id is not None:
         body["client_business_id"] = check_business_id(client_business_id)
     return body
+
+
+def create_body(
+    request: GenerationRequest,
+    *,
+    business_id: str | None,
+    region: str | None,
+    inline: Mapping[str, str],
+    execution_expires_after: int | None,
+) -> dict[str, Any]:
+    """The body a create sends (``base.WireProtocol``): :func:`build_body` with the business id.
+
+    ``region`` and ``inline`` are Ark's (the gateway has neither); ``execution_expires_after``
+    is refused, as the gateway has no queue window."""
+    if execution_expires_after is not None:
+        raise ValidationError(
+            "execution_expires_after", execution_expires_after, "None on the ToAPIs gateway (an Ark setting)"
+        )
+    return build_body(request, client_business_id=business_id)
+
+
+def ledger_body(request: GenerationRequest, *, business_id: str | None, region: str | None) -> dict[str, Any]:
+    """The create body for the ledger: the body sent (the gateway's bodies hold no local data)."""
+    return build_body(request, client_business_id=business_id)
+
+
+#: The body's list of each kind of input, and the roles that go into it.
+_MEDIA_LISTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("image_with_roles", IMAGE_ROLES),
+    ("video_with_roles", (VIDEO_ROLE,)),
+    ("audio_with_roles", (AUDIO_ROLE,)),
+)
+
+
+def dry_run_body(
+    request: GenerationRequest, media: Sequence[tuple[str, str]], *, region: str | None
+) -> dict[str, Any]:
+    """:func:`build_body` (no business id) with each kind of input replaced, when ``media`` has
+    any of that kind, by ``media``'s (role, reference) pairs; given images replace ``image_urls``."""
+    body = build_body(request)
+    for field, roles in _MEDIA_LISTS:
+        given = [{"url": ref, "role": role} for role, ref in media if role in roles]
+        if given:
+            if field == "image_with_roles":
+                body.pop("image_urls", None)
+            body[field] = given
+    return body
+
+
+def check_local_video(field: str, value: Any, tail: str = "") -> None:
+    """The gateway uploads local reference videos: nothing to refuse."""
 
 
 def _refuse_ark_only(request: GenerationRequest) -> None:
@@ -363,6 +433,23 @@ def parse_task(data: Any) -> Task:
     )
 
 
+def parse_create_reply(data: Mapping[str, Any]) -> Task | None:
+    """None: the gateway's create reply is a whole task, read like a poll reply."""
+    return None
+
+
+def as_sent(task: Task, request: GenerationRequest) -> Task:
+    """The gateway's create reply names the task fully: nothing to fill in."""
+    return task
+
+
+def error_from_reply(
+    status: int, body: Any, retry_after: float | None = None, fallback_text: str = ""
+) -> APIError:
+    """The typed error of a gateway error reply (``errors.error_from_response``)."""
+    return error_from_response(status, body, retry_after, fallback_text)
+
+
 def usage_tokens(usage: Any) -> int | None:
     """Tokens billed, from a ``usage`` object (``completion_tokens``, else ``total_tokens``);
     None when absent or not a non-negative whole number."""
@@ -378,14 +465,29 @@ def usage_tokens(usage: Any) -> int | None:
 __all__ = [
     "AUDIO_ROLE",
     "BUSINESS_ID_PATTERN",
+    "CAN_CANCEL",
+    "CAN_LIST",
     "CREATE_PATH",
+    "FINDS_BY_BUSINESS_ID",
+    "LABEL",
+    "LOST_TASK_HINT",
     "NAME",
+    "REPORTS_COST",
     "TASK_PATH",
+    "UNSUPPORTED",
+    "UPLOADS_MEDIA",
     "UPLOAD_IMAGE_PATH",
     "UPLOAD_VIDEO_PATH",
     "VIDEO_ROLE",
+    "as_sent",
     "build_body",
     "check_business_id",
+    "check_local_video",
+    "create_body",
+    "dry_run_body",
+    "error_from_reply",
+    "ledger_body",
+    "parse_create_reply",
     "parse_task",
     "request_from_body",
     "unwrap",
