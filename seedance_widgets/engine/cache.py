@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from seedance_widgets.api import GenerationRequest, request_estimate_usd
-from seedance_widgets.api.protocols import ark, toapis
+from seedance_widgets.api.protocols import for_provider
 
 from .core import Engine
 from .environment import environment_target
@@ -53,7 +53,7 @@ def dry_run(
     known = [(i.role, core.uploaded.get(i.sha256 or "", i.stable_url())) for i in images]
     provider, region = _target(core)
     body = canonical_body(request, known, provider=provider, region=region)
-    path = ark.TASKS_PATH if provider == ark.NAME else toapis.CREATE_PATH
+    path = for_provider(provider).CREATE_PATH
     return DryRun(body=body, estimate_usd=estimate, request_hash=request_hash, path=path)
 
 

@@ -31,7 +31,7 @@ from . import follow
 from .core import Engine
 from .job import Job
 from .policy import PollSample
-from .providers import ARK, is_flex, name_of, provider_of, real_cost
+from .providers import is_flex, name_of, provider_of, real_cost, reports_cost
 from .scheduler import Work
 from .state import POLLED_STATES, JobSnapshot, JobState
 from .tracked import Tracked, new_local_id
@@ -201,7 +201,7 @@ def _bill(core: Engine, tracked: Tracked, task: Task) -> dict[str, Any]:
     if tokens is None:
         return {}
     # Token prices are Ark's: a gateway reporting tokens bills by its own list price.
-    cost = real_cost(tracked.job.request, tokens) if core.protocol_of(tracked) == ARK else None
+    cost = real_cost(tracked.job.request, tokens) if reports_cost(core.protocol_of(tracked)) else None
     core.settle_cost(tracked, cost)
     return {"usage_tokens": tokens, "cost_usd": cost}
 

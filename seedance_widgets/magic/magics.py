@@ -545,7 +545,11 @@ class SeedanceMagics(Magics):
         except (FileNotFoundError, ValueError) as err:
             raise UsageError(str(err)) from None
         size = page.stat().st_size / 1e6
-        where = "videos inside it" if call.embed else f"videos in {page.stem}_files/ beside it"
+        where = (
+            "videos and last frames inside it"
+            if call.embed
+            else f"videos and last frames in {page.stem}_files/ beside it"
+        )
         say(
             f"Wrote {page} ({size:.1f} MB, {where}) from the notebook as last saved; "
             "save first to include the newest outputs."
