@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from seedance_widgets.api import RetryPolicy
+from seedance_widgets.api.protocols import for_provider
 
 from .budget import Budget
 from .clock import Clock
 from .environment import backend_time_scale
 from .job import CancelHandle, Job
 from .journal import Journal
-from .providers import ARK, flex_window, is_flex, provider_of
+from .providers import flex_window, is_flex, provider_of
 from .restore import LedgerView
 from .scheduler import Hooks, Scheduler, Work
 from .settings import Settings
@@ -185,13 +186,14 @@ class Engine:
 
     def may_exist(self, tracked: Tracked, message: str) -> None:
         """End a job whose task may exist and be billed: nothing is sent again without a word."""
-        if self.protocol_of(tracked) == ARK:
-            # Ark finds no task by an id of ours: its task list is where the user finds it.
+        wire = for_provider(self.protocol_of(tracked))
+        if not wire.FINDS_BY_BUSINESS_ID:
+            # No task can be found by an id of ours (Ark): the account's task list is where it is.
             sent = tracked.sent_at or tracked.job.snapshot().submitted_at
             when = f" (sent at {time.strftime('%H:%M:%S', time.localtime(sent))})" if sent else ""
             text = (
-                f"{message}. Nothing will be sent again without your word: Ark cannot look the task up "
-                f"by an id of ours, so list this account's recent tasks with %seedance tasks (or "
+                f"{message}. Nothing will be sent again without your word: {wire.LABEL} cannot look the "
+                f"task up by an id of ours, so list this account's recent tasks with %seedance tasks (or "
                 f"seedance_widgets.remote_tasks()) and attach the one made for this prompt{when} "
                 "(remote_tasks().attach(i) or attach('cgt-...')); if none is there, "
                 "manager.resubmit(job, confirm=True) pays for a new task."
