@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from seedance_widgets.api import RetryPolicy
-from seedance_widgets.api.protocols import for_provider
 
 from .budget import Budget
 from .clock import Clock
 from .environment import backend_time_scale
 from .job import CancelHandle, Job
 from .journal import Journal
-from .providers import flex_window, is_flex, provider_of
+from .providers import flex_window, is_flex, protocol_named, provider_of
 from .restore import LedgerView
 from .scheduler import Hooks, Scheduler, Work
 from .settings import Settings
@@ -186,7 +185,7 @@ class Engine:
 
     def may_exist(self, tracked: Tracked, message: str) -> None:
         """End a job whose task may exist and be billed: nothing is sent again without a word."""
-        wire = for_provider(self.protocol_of(tracked))
+        wire = protocol_named(self.protocol_of(tracked))
         if not wire.FINDS_BY_BUSINESS_ID:
             # No task can be found by an id of ours (Ark): the account's task list is where it is.
             sent = tracked.sent_at or tracked.job.snapshot().submitted_at

@@ -63,14 +63,20 @@ def can_cancel(client: SeedanceClient) -> bool:
     return bool(getattr(client, "can_cancel", False))
 
 
+def protocol_named(provider: str | None) -> WireProtocol:
+    """The protocol of a provider named by a ledger record or a job (an unknown or missing name,
+    e.g. a record of another version: the default provider's, never an error mid-job)."""
+    return PROTOCOLS.get(provider or "", DEFAULT)
+
+
 def reports_cost(provider: str | None) -> bool:
     """Whether the provider's task replies carry billed tokens the catalogue prices (a real cost)."""
-    return PROTOCOLS.get(provider or "", DEFAULT).REPORTS_COST
+    return protocol_named(provider).REPORTS_COST
 
 
 def name_of(provider: str | None) -> str:
     """The provider as people read it (an unknown or missing name: the default provider's)."""
-    return PROTOCOLS.get(provider or "", DEFAULT).LABEL
+    return protocol_named(provider).LABEL
 
 
 def check_request(
