@@ -96,10 +96,17 @@ class CellDisplays:
         the job's, for the card's "Generate again"."""
         from seedance_widgets.widgets import JobView
 
-        view = self._views.get(id(job))
-        if view is None or view.comm is None or (embed and not view.embed):
+        view = self._live_view(job, embed=embed)
+        if view is None:
             view = JobView(job, embed=embed, manager=manager)
             self._views[id(job)] = view
+        return view
+
+    def _live_view(self, job: Job, *, embed: bool) -> JobView | None:
+        """The job's view if it is still open and embeds when asked to (showing it again is free)."""
+        view = self._views.get(id(job))
+        if view is None or view.comm is None or (embed and not view.embed):
+            return None
         return view
 
     def show_job(self, job: Job, *, embed: bool = False, manager: Any = None) -> None:
@@ -112,9 +119,8 @@ class CellDisplays:
     def _show_card(self, job: Job, *, embed: bool, manager: Any) -> bool:
         """Show a final job that has no live view yet as its card, the JobView to come when the
         kernel is idle; False where that does not apply (the caller shows the JobView now)."""
-        view = self._views.get(id(job))
-        if view is not None and view.comm is not None and (view.embed or not embed):
-            return False  # a live view exists: showing it again costs nothing
+        if self._live_view(job, embed=embed) is not None:
+            return False
         if self._live_delay() <= 0 or not job.snapshot().is_final or not WhenIdle.available():
             return False
         from seedance_widgets.widgets.finished_card import FinishedCard

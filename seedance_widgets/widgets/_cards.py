@@ -255,6 +255,17 @@ def static_card_html(
     return "\n".join(part for part in parts if part)
 
 
+def static_card_bundle(
+    snap: JobSnapshot, facts: dict[str, Any] | None, *, notebook_dir: Path | None, embed: bool
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A job's static output: the card as HTML and its text line, and the provenance (never the key)."""
+    data = {
+        "text/plain": _display.text_line(snap),
+        "text/html": static_card_html(snap, facts, notebook_dir=notebook_dir, embed=embed),
+    }
+    return data, {_display.PROVENANCE_KEY: _display.provenance(snap, facts)}
+
+
 def _static_cost_and_cancel(snap: JobSnapshot, *, compact: bool) -> str:
     """The estimate and the bill side by side (the compact card only once the bill is known), and
     what a cancel did. Every value escaped."""

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from seedance_widgets.engine.job import Job
 
-from . import _display, _share
-from ._cards import CardBook, static_card_html
+from . import _share
+from ._cards import CardBook, static_card_bundle
 
 if TYPE_CHECKING:
     from .job_view import JobView
@@ -68,15 +68,8 @@ class FinishedCard:
         """The card as HTML plus its text line, and the provenance (never the key)."""
         snap = self.job.snapshot()
         facts = CardBook(self._notebook_dir).facts(snap)
-        data = {
-            "text/plain": _display.text_line(snap),
-            "text/html": static_card_html(snap, facts, notebook_dir=self._notebook_dir, embed=self.embed),
-        }
-        metadata = {
-            _display.PROVENANCE_KEY: _display.provenance(snap, facts),
-            _share.ROLE_KEY: _share.ROLE_STATIC,
-        }
-        return data, metadata
+        data, metadata = static_card_bundle(snap, facts, notebook_dir=self._notebook_dir, embed=self.embed)
+        return data, {**metadata, _share.ROLE_KEY: _share.ROLE_STATIC}
 
     def go_live(self, manager: Any = None) -> JobView:
         """The job's JobView, taking over every output :meth:`show` made (main thread, in a kernel)."""

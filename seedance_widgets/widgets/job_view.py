@@ -41,7 +41,15 @@ from seedance_widgets.engine.state import JobSnapshot, JobState
 
 from . import _display, _share
 from ._again import continue_from_here, generate_again
-from ._cards import CARD_FIELDS, CardBook, KernelParent, VideoServer, current_kernel, static_card_html
+from ._cards import (
+    CARD_FIELDS,
+    CardBook,
+    KernelParent,
+    VideoServer,
+    current_kernel,
+    static_card_bundle,
+    static_card_html,
+)
 from .messages import (
     MSG_CANCEL,
     MSG_CONTINUE,
@@ -369,8 +377,8 @@ class JobView(anywidget.AnyWidget):
         return static_card_html(snap, facts, notebook_dir=self._notebook_dir, embed=bool(self.embed))
 
     def _static_bundle(self, snap: JobSnapshot) -> tuple[dict[str, str], dict[str, Any]]:
-        data = {"text/plain": _display.text_line(snap), "text/html": self._card_html(snap)}
-        return data, self._metadata(snap)
+        facts = self._book.facts(snap)
+        return static_card_bundle(snap, facts, notebook_dir=self._notebook_dir, embed=bool(self.embed))
 
     def _bundle_of(self, snap: JobSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
         widget = super()._repr_mimebundle_()
